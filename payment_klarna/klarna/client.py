@@ -87,7 +87,16 @@ def _idempotency_key(value):
 def _retry_after(response):
     """Seconds from a ``Retry-After`` header in seconds form; dates are ignored."""
     value = (response.headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isascii() and value.isdigit() else None
+
+
+def _proves_credentials(status):
+    """Klarna authenticates before anything else, so these answers show the login worked.
+
+    A 404 from the admin's connection check clears earlier failures; gateway
+    errors (5xx) and rate limits may come before authentication and do not.
+    """
+    return 200 <= status < 300 or (400 <= status < 500 and status not in (401, 429))
 
 
 def _decode(response):
@@ -98,10 +107,11 @@ def _decode(response):
 
 
 class _Answer:
-    """What the readers below need to check a 2xx answer and name it in errors."""
+    """A 2xx answer with what the readers below need to check it and name it in errors."""
 
-    def __init__(self, response, what):
+    def __init__(self, response, decoded, what):
         self.response = response
+        self.decoded = decoded
         self.what = what
 
     def fail(self, problem):
@@ -112,10 +122,9 @@ class _Answer:
         )
 
     def json(self):
-        data = _decode(self.response)
-        if not isinstance(data, dict):
+        if not isinstance(self.decoded, dict):
             raise self.fail("the answer is not a JSON object")
-        return data
+        return self.decoded
 
     def header(self, name):
         value = self.response.headers.get(name, "").strip()
@@ -189,7 +198,7 @@ class KlarnaClient:
         attempt = 0
         while True:
             try:
-                return _Answer(self._send(method, path, headers, body, attempt), what)
+                return _Answer(*self._send(method, path, headers, body, attempt), what)
             except KlarnaError as error:
                 delay = self._retry_delay(error, attempt, started) if retry_safe else None
                 if delay is None:
@@ -218,6 +227,7 @@ class KlarnaClient:
         return delay
 
     def _send(self, method, path, headers, body, attempt):
+        """One attempt: the 2xx response and its decoded JSON, or a KlarnaError."""
         shown_path = mask_path(path)
         started = self._clock()
         try:
@@ -245,7 +255,8 @@ class KlarnaClient:
         decoded = _decode(response)
         correlation_id = response.headers.get("Klarna-Correlation-Id")
         if correlation_id is None and isinstance(decoded, dict):
-            correlation_id = decoded.get("correlation_id")
+            body_id = decoded.get("correlation_id")
+            correlation_id = body_id if isinstance(body_id, str) else None
         _logger.info(
             "Klarna %s %s -> %s in %d ms (correlation id %s, attempt %d)",
             method,
@@ -266,9 +277,10 @@ class KlarnaClient:
                 if decoded is not None
                 else f"<{len(response.content)} bytes, not JSON>",
             )
-        if 200 <= response.status_code < 300:
+        if _proves_credentials(response.status_code):
             self._lockout.record_success(self._account)
-            return response
+        if 200 <= response.status_code < 300:
+            return response, decoded
         error = error_from_answer(
             response.status_code,
             decoded,

@@ -65,7 +65,7 @@ SENSITIVE_TREES = frozenset(
     }
 )
 
-_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"']+")
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 # Path segments following these are bearer tokens.
 _TOKEN_PATH = re.compile(r"(/(?:authorizations|tokens)/)[^/?#]+")
 
