@@ -1,0 +1,26 @@
+{
+    "name": "Payment Provider: Klarna",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Payment Providers",
+    "sequence": 350,
+    "summary": "Klarna Payments: pay now, pay later and pay over time, with order management.",
+    "author": "payment_klarna contributors",
+    "website": "https://github.com/payment-klarna/payment_klarna",
+    "license": "LGPL-3",
+    "depends": ["account_payment", "sale"],
+    "external_dependencies": {"python": ["requests", "cryptography"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "views/payment_provider_views.xml",
+        "views/payment_klarna_signing_key_views.xml",
+        "data/payment_provider_data.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "payment_klarna/static/tests/tours/**/*",
+        ],
+    },
+    "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
+    "installable": True,
+}

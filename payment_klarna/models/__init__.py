@@ -1,0 +1,2 @@
+from . import payment_klarna_signing_key
+from . import payment_provider

@@ -1,0 +1,214 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from odoo.addons.payment_klarna import const, utils as klarna_utils
+from odoo.addons.payment_klarna.controllers.main import KlarnaController
+from odoo.addons.payment_klarna.klarna.client import KlarnaClient
+from odoo.addons.payment_klarna.klarna.errors import KlarnaAuthError, KlarnaError, KlarnaNotFound
+from odoo.addons.payment_klarna.klarna.locale import MARKETS
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentProvider(models.Model):
+    _inherit = "payment.provider"
+
+    code = fields.Selection(
+        selection_add=[("klarna", "Klarna")], ondelete={"klarna": "set default"}
+    )
+    klarna_api_username = fields.Char(
+        string="API Username",
+        help="The Klarna API username (UID), e.g. K123456_abcdef or PK12345_abcdef.",
+        required_if_provider="klarna",
+        copy=False,
+    )
+    # Write-only in the UI: the form never receives the stored secret back.
+    klarna_api_password = fields.Char(
+        string="API Password",
+        compute="_compute_klarna_api_password",
+        inverse="_inverse_klarna_api_password",
+        groups="base.group_system",
+    )
+    klarna_api_password_encrypted = fields.Char(
+        string="Encrypted API Password", groups="base.group_system", copy=False, readonly=True
+    )
+    klarna_api_password_set = fields.Boolean(
+        string="API Password Saved", compute="_compute_klarna_api_password"
+    )
+    klarna_region = fields.Selection(
+        string="Region",
+        help="The Klarna region of the merchant account; test mode uses its playground.",
+        selection=const.REGIONS,
+        default="eu",
+        required_if_provider="klarna",
+    )
+    klarna_base_url = fields.Char(
+        string="API Base URL Override",
+        help="Developer setting: send every Klarna call to this URL instead of the region's "
+        "host, e.g. the local Klarna simulator.",
+        groups="base.group_system",
+        copy=False,
+    )
+    klarna_capture_policy = fields.Selection(
+        string="Capture",
+        help="When Klarna collects the money: manually from Odoo, when the goods are "
+        "delivered, or immediately when the order is placed.",
+        selection=const.CAPTURE_POLICIES,
+        default="manual",
+        required_if_provider="klarna",
+    )
+    klarna_signing_key_ids = fields.One2many(
+        string="Webhook Signing Keys",
+        comodel_name="payment.klarna.signing.key",
+        inverse_name="provider_id",
+        groups="base.group_system",
+        context={"active_test": False},
+    )
+    klarna_webhook_url = fields.Char(
+        string="Webhook URL", compute="_compute_klarna_urls", help="Register it with Klarna."
+    )
+    klarna_authorization_callback_url = fields.Char(
+        string="Authorization Callback URL",
+        compute="_compute_klarna_urls",
+        help="Sent with every payment session, with a one-time token per payment.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_klarna_api_password(self):
+        for provider in self:
+            provider.klarna_api_password = False
+            provider.klarna_api_password_set = bool(
+                provider.sudo().klarna_api_password_encrypted
+            )
+
+    def _inverse_klarna_api_password(self):
+        for provider in self:
+            # An empty value means "unchanged": the form never shows the stored secret.
+            if provider.klarna_api_password:
+                provider.klarna_api_password_encrypted = klarna_utils.encrypt_secret(self.env, 
+                    provider.klarna_api_password
+                )
+
+    @api.depends("code")
+    def _compute_klarna_urls(self):
+        for provider in self:
+            base_url = provider.get_base_url().rstrip("/")
+            provider.klarna_webhook_url = base_url + KlarnaController._webhook_url
+            provider.klarna_authorization_callback_url = (
+                base_url + KlarnaController._authorization_callback_prefix + "<token>"
+            )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("klarna_base_url")
+    def _check_klarna_base_url(self):
+        for provider in self.sudo():
+            url = provider.klarna_base_url
+            if url and not url.startswith(("https://", "http://127.", "http://localhost")):
+                raise ValidationError(
+                    _(
+                        "Klarna: the API base URL override must use https, or http on this "
+                        "machine (127.0.0.1 or localhost) for the local simulator."
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._klarna_sync_capture_manually(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._klarna_sync_capture_manually(vals)
+        return super().write(vals)
+
+    @api.model
+    def _klarna_sync_capture_manually(self, vals):
+        """Keep Odoo's own capture flag in step with the Klarna capture policy."""
+        if vals.get("klarna_capture_policy"):
+            vals["capture_manually"] = const.CAPTURE_MANUALLY[vals["klarna_capture_policy"]]
+
+    # === BUSINESS METHODS === #
+
+    def _get_supported_currencies(self):
+        """Override of `payment` to return the currencies of Klarna's markets."""
+        supported_currencies = super()._get_supported_currencies()
+        if self.code == "klarna":
+            codes = {market.currency for market in MARKETS.values()}
+            supported_currencies = supported_currencies.filtered(lambda c: c.name in codes)
+        return supported_currencies
+
+    def _get_default_payment_method_codes(self):
+        """Override of `payment` to return the default payment method codes."""
+        default_codes = super()._get_default_payment_method_codes()
+        if self.code != "klarna":
+            return default_codes
+        return const.DEFAULT_PAYMENT_METHOD_CODES
+
+    def _klarna_get_api_password(self):
+        """Decrypt the API password; only for system administrators and sudo'ed code."""
+        self.ensure_one()
+        return klarna_utils.decrypt_secret(self.env, self.klarna_api_password_encrypted)
+
+    def _klarna_get_client(self):
+        self.ensure_one()
+        return KlarnaClient(klarna_utils.build_client_config(self))
+
+    def action_klarna_test_connection(self):
+        """Prove the credentials by reading an order id Klarna cannot know.
+
+        A 404 answer means Klarna accepted the credentials; nothing is created.
+        """
+        self.ensure_one()
+        try:
+            self._klarna_get_client().get_order(const.CONNECTION_CHECK_ORDER_ID)
+        except KlarnaNotFound:
+            return self._klarna_notification(
+                "success",
+                _("Klarna: the connection works and Klarna accepted the credentials."),
+            )
+        except KlarnaAuthError as error:
+            _logger.info("Klarna connection check of provider %s: refused (%s)", self.id, error)
+            return self._klarna_notification(
+                "danger",
+                _(
+                    "Klarna: the credentials were refused (%(error)s). Check the API username, "
+                    "the password, the region and whether test mode matches the credentials.",
+                    error=error,
+                ),
+            )
+        except KlarnaError as error:
+            return self._klarna_notification(
+                "danger", _("Klarna: the connection check failed: %(error)s", error=error)
+            )
+        # An existing order under that id is as good a proof as a 404.
+        return self._klarna_notification(
+            "success", _("Klarna: the connection works and Klarna accepted the credentials.")
+        )
+
+    def action_klarna_rotate_secrets(self):
+        """Re-encrypt every stored secret with the newest configured key."""
+        box = klarna_utils.get_secret_box(self.env)
+        providers = self.sudo().search([("klarna_api_password_encrypted", "!=", False)])
+        for provider in providers:
+            provider.klarna_api_password_encrypted = box.rotate(
+                provider.klarna_api_password_encrypted
+            )
+        keys = self.env["payment.klarna.signing.key"].sudo().with_context(active_test=False)
+        for key in keys.search([("secret_encrypted", "!=", False)]):
+            key.secret_encrypted = box.rotate(key.secret_encrypted)
+        return self._klarna_notification(
+            "success", _("Klarna: every stored secret is now encrypted with the newest key.")
+        )
+
+    def _klarna_notification(self, kind, message):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": kind, "message": message, "sticky": kind == "danger"},
+        }

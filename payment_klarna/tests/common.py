@@ -1,0 +1,41 @@
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo.tools import config
+
+from odoo.addons.payment.tests.common import PaymentCommon
+from odoo.addons.payment_klarna import const
+from odoo.addons.payment_klarna.klarna.secret_box import generate_key
+
+# Fixed keys for the tests; never used outside them.
+TEST_SECRET_KEY = generate_key()
+OLD_SECRET_KEY = generate_key()
+
+
+@contextmanager
+def secret_keys(setting):
+    """Run with ``setting`` as the only source of encryption keys (None: no key at all)."""
+    with (
+        patch.dict(config.options, {const.SECRET_KEYS_CONFIG_OPTION: setting}),
+        patch.dict("os.environ", {const.SECRET_KEYS_ENV_VARIABLE: ""}),
+    ):
+        yield
+
+
+class KlarnaCommon(PaymentCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(
+            patch.dict(config.options, {const.SECRET_KEYS_CONFIG_OPTION: TEST_SECRET_KEY})
+        )
+        cls.klarna = cls._prepare_provider(
+            "klarna",
+            update_values={
+                "klarna_api_username": "PK12345_test",
+                "klarna_api_password": "playground-password",
+                "klarna_region": "eu",
+                "klarna_capture_policy": "manual",
+            },
+        )
+        cls.provider = cls.klarna
