@@ -82,9 +82,13 @@ class Config:
         if self.fraud_status not in FRAUD_STATUSES:
             raise ValueError(f"fraud_status must be one of {FRAUD_STATUSES}")
         categories = self.payment_method_categories
-        if not isinstance(categories, list) or not set(categories) <= set(CATEGORY_NAMES):
+        if (
+            not isinstance(categories, list)
+            or not categories
+            or not set(categories) <= set(CATEGORY_NAMES)
+        ):
             raise ValueError(
-                f"payment_method_categories must be a list from {list(CATEGORY_NAMES)}"
+                f"payment_method_categories must be a non-empty list from {list(CATEGORY_NAMES)}"
             )
         if type(self.max_attempts) is not int or self.max_attempts < 1:
             raise ValueError("max_attempts must be a positive integer")

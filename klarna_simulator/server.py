@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import re
 import socket
 import time
@@ -22,6 +23,7 @@ from . import control, hpp, ordermanagement, payments, sdk
 from .errors import KlarnaError
 from .reply import Reply
 
+_logger = logging.getLogger(__name__)
 IDEMPOTENCY_LIFETIME = timedelta(hours=24)
 MUTATING = ("POST", "PATCH", "DELETE", "PUT")
 CORS = {
@@ -227,6 +229,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         except KlarnaError as error:
             reply = Reply(error.status, error.body(correlation_id), error.headers)
+        except Exception:
+            # A simulator bug must fail loudly in the test that hit it, not hang it.
+            _logger.exception("klarna_simulator: %s %s failed", method, path)
+            error = KlarnaError(500, "INTERNAL_SERVER_ERROR", "Simulator failure")
+            reply = Reply(500, error.body(correlation_id))
         if not path.startswith("/_sim/") or reply.status >= 400:
             reply = reply._replace(
                 headers={**reply.headers, "Klarna-Correlation-Id": correlation_id}
