@@ -22,5 +22,4 @@
     },
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
-    "installable": True,
 }

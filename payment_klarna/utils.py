@@ -26,8 +26,8 @@ def get_secret_box(env):
             env._(
                 "Klarna: secrets cannot be stored encrypted: %(reason)s. Set the "
                 "'%(option)s' server option or the %(variable)s environment variable to a "
-                "key made with `python3 -c \"from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())\"`, then restart Odoo.",
+                'key made with `python3 -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`, then restart Odoo.',
                 reason=error,
                 option=const.SECRET_KEYS_CONFIG_OPTION,
                 variable=const.SECRET_KEYS_ENV_VARIABLE,

@@ -48,7 +48,7 @@ def say(message):
 
 
 def run(cmd, check=True, **kwargs):
-    return subprocess.run(cmd, check=check, **kwargs)  # noqa: S603 - our own argv lists
+    return subprocess.run(cmd, check=check, **kwargs)
 
 
 # --------------------------------------------------------------------- config
@@ -90,8 +90,12 @@ def find_python(version):
     for name in (f"python{version}", "python3"):
         exe = shutil.which(name)
         if exe:
-            out = run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                      capture_output=True, text=True, check=False).stdout.strip()
+            out = run(
+                [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
             if out == version:
                 return exe
     raise SetupError(f"Python {version} is needed (Odoo's pinned requirements build on it)")
@@ -105,9 +109,17 @@ def odoo_source(series, python):
         if not _is_odoo(src, series):
             raise SetupError(f"ODOO_SRC={src} is not an Odoo {series} source tree")
         return src
-    probe = run([python, "-c", "import odoo, odoo.release as r, os;"
-                 "print(r.series, os.path.dirname(os.path.dirname(odoo.__file__)))"],
-                capture_output=True, text=True, check=False)
+    probe = run(
+        [
+            python,
+            "-c",
+            "import odoo, odoo.release as r, os;"
+            "print(r.series, os.path.dirname(os.path.dirname(odoo.__file__)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode == 0:
         found_series, _, path = probe.stdout.strip().partition(" ")
         if found_series == series and _is_odoo(Path(path), series):
@@ -118,11 +130,15 @@ def odoo_source(series, python):
     say(f"no Odoo {series} source found; cloning {ODOO_GIT} ({series}, depth 1) into {cached}")
     with tempfile.TemporaryDirectory(dir=CACHE.parent if CACHE.parent.exists() else None) as tmp:
         try:
-            run(["git", "clone", "-q", "--depth", "1", "-b", series, ODOO_GIT, tmp + "/odoo"],
-                timeout=900)
+            run(
+                ["git", "clone", "-q", "--depth", "1", "-b", series, ODOO_GIT, tmp + "/odoo"],
+                timeout=900,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
-            say(f"could not clone Odoo {series} (offline?). Point ODOO_SRC at an Odoo {series} "
-                f"source tree, or unpack one into {cached}.")
+            say(
+                f"could not clone Odoo {series} (offline?). Point ODOO_SRC at an Odoo {series} "
+                f"source tree, or unpack one into {cached}."
+            )
             return None
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(tmp + "/odoo", cached)
@@ -165,8 +181,12 @@ def ensure_venv(python, odoo_src):
     constraints = venv / "constraints.txt"
     constraints.write_text(SETUPTOOLS_PIN + "\n")
     # pip >= 25.3 reads build constraints from their own variable; older pip from PIP_CONSTRAINT.
-    env = dict(os.environ, PIP_CONSTRAINT=str(constraints), PIP_BUILD_CONSTRAINT=str(constraints),
-               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = dict(
+        os.environ,
+        PIP_CONSTRAINT=str(constraints),
+        PIP_BUILD_CONSTRAINT=str(constraints),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
     pip = [str(vpython), "-m", "pip", "install", "-q"]
     run([*pip, "--upgrade", "pip", SETUPTOOLS_PIN, "wheel"], env=env)
     # Odoo's pins first; ours on top, constrained by Odoo's so no tool upgrades them.
@@ -199,11 +219,25 @@ def postgres_env():
         if os.geteuid() == 0:
             shutil.chown(cluster, user)
             shutil.chown(sock, user)
-        run([*as_user, initdb, "-D", str(cluster / "data"), "-U", "odoo", "-A", "trust"],
-            stdout=subprocess.DEVNULL)
-    run([*as_user, pg_ctl, "-D", str(cluster / "data"), "-l", str(cluster / "log"), "-w",
-         "-o", f"-c listen_addresses='' -c unix_socket_directories='{sock}' -p 54329", "start"],
-        stdout=subprocess.DEVNULL)
+        run(
+            [*as_user, initdb, "-D", str(cluster / "data"), "-U", "odoo", "-A", "trust"],
+            stdout=subprocess.DEVNULL,
+        )
+    run(
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(cluster / "data"),
+            "-l",
+            str(cluster / "log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses='' -c unix_socket_directories='{sock}' -p 54329",
+            "start",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     env.update(PGHOST=str(sock), PGPORT="54329", PGUSER="odoo")
     if not _pg_ok(env):
         raise SetupError(f"the throwaway PostgreSQL in {cluster} did not answer")
@@ -219,14 +253,24 @@ def _pg_ok(env):
         "PGUSER" not in env and _current_user() == "postgres"
     ):
         raise SetupError("Odoo refuses the database user 'postgres': set PGUSER to another role")
-    probe = run(["psql", "-d", env.get("PGDATABASE", "postgres"), "-Atc",
-                 "select rolcreatedb or rolsuper from pg_roles where rolname = current_user"],
-                env=env, capture_output=True, text=True, check=False)
+    probe = run(
+        [
+            "psql",
+            "-d",
+            env.get("PGDATABASE", "postgres"),
+            "-Atc",
+            "select rolcreatedb or rolsuper from pg_roles where rolname = current_user",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return probe.returncode == 0 and probe.stdout.strip() == "t"
 
 
 def _current_user():
-    import pwd  # noqa: PLC0415 - POSIX only, used once
+    import pwd
 
     return pwd.getpwuid(os.geteuid()).pw_name
 
@@ -235,8 +279,20 @@ def _current_user():
 def pure_suite(vpython):
     say("pure suite: pytest tests/")
     junit = Path(tempfile.mkstemp(suffix=".xml")[1])
-    proc = run([str(vpython), "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
-                f"--junitxml={junit}"], cwd=ROOT, check=False)
+    proc = run(
+        [
+            str(vpython),
+            "-m",
+            "pytest",
+            "tests",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+        ],
+        cwd=ROOT,
+        check=False,
+    )
     counts = _junit_counts(junit)
     junit.unlink()
     # Exit 5 means no test ran: that is a failure here, never a pass.
@@ -244,7 +300,7 @@ def pure_suite(vpython):
 
 
 def _junit_counts(path):
-    import xml.etree.ElementTree as ET  # noqa: PLC0415, S405 - our own file
+    import xml.etree.ElementTree as ET
 
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     if not path.exists() or not path.stat().st_size:
@@ -259,7 +315,7 @@ def _junit_counts(path):
 
 
 def free_port():
-    import socket  # noqa: PLC0415
+    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -268,9 +324,15 @@ def free_port():
 
 def odoo_conf(odoo_src, db, pgenv, workdir, extra=None):
     addons = [str(odoo_src / "addons"), str(odoo_src / "odoo" / "addons"), str(ROOT)]
-    lines = ["[options]", f"addons_path = {','.join(addons)}", f"db_name = {db}",
-             f"data_dir = {workdir / 'filestore'}", "list_db = False", "log_level = info",
-             f"db_user = {pgenv.get('PGUSER', _current_user())}"]
+    lines = [
+        "[options]",
+        f"addons_path = {','.join(addons)}",
+        f"db_name = {db}",
+        f"data_dir = {workdir / 'filestore'}",
+        "list_db = False",
+        "log_level = info",
+        f"db_user = {pgenv.get('PGUSER', _current_user())}",
+    ]
     if pgenv.get("PGHOST"):
         lines.append(f"db_host = {pgenv['PGHOST']}")
     if pgenv.get("PGPORT"):
@@ -283,16 +345,16 @@ def odoo_conf(odoo_src, db, pgenv, workdir, extra=None):
 
 def odoo_env(odoo_src, pgenv):
     env = dict(pgenv)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(odoo_src), str(ROOT),
-                                                        env.get("PYTHONPATH")]))
-    env["KLARNA_SIMULATOR_PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(odoo_src), str(ROOT), env.get("PYTHONPATH")])
+    )
     env.setdefault("PAYMENT_KLARNA_SECRET_KEYS", test_secret_key())
     return env
 
 
 def test_secret_key():
     """A fixed, clearly non-production Fernet key for the throwaway test databases."""
-    import base64  # noqa: PLC0415
+    import base64
 
     return base64.urlsafe_b64encode(hashlib.sha256(b"payment_klarna test key").digest()).decode()
 
@@ -306,22 +368,68 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
     addons = ",".join([ADDON, *config["install"]])
     results = {}
     try:
-        say(f"odoo suite: installing {addons} on {db} and running --test-tags {config['test_tags']}")
+        say(
+            f"odoo suite: installing {addons} on {db} and running --test-tags {config['test_tags']}"
+        )
         log = workdir / "odoo-tests.log"
         with log.open("w") as out:
-            proc = run([str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf), "-i", addons,
-                        "--test-enable", f"--test-tags={config['test_tags']}",
-                        "--stop-after-init", f"--http-port={free_port()}"],
-                       env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+            proc = run(
+                [
+                    str(vpython),
+                    str(odoo_src / "odoo-bin"),
+                    "-c",
+                    str(conf),
+                    "-i",
+                    addons,
+                    "--test-enable",
+                    f"--test-tags={config['test_tags']}",
+                    "--stop-after-init",
+                    f"--http-port={free_port()}",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         results["odoo runner"] = _odoo_log_result(log, proc.returncode)
         say("odoo suite: pytest-odoo --odoo-http payment_klarna/tests")
         junit = workdir / "pytest-odoo.xml"
-        proc = run([str(vpython), "-m", "pytest", f"{ADDON}/tests", "-q", "-p", "no:cacheprovider",
-                    f"--odoo-config={conf}", f"--odoo-database={db}", "--odoo-http",
-                    f"--junitxml={junit}", "-rs"], cwd=ROOT, env=env, check=False)
+        proc = run(
+            [
+                str(vpython),
+                "-m",
+                "pytest",
+                f"{ADDON}/tests",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--odoo-config={conf}",
+                f"--odoo-database={db}",
+                "--odoo-http",
+                f"--junitxml={junit}",
+                "-rs",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
         counts = _junit_counts(junit)
         counts["ok"] = proc.returncode == 0 and counts["passed"] > 0 and not counts["skipped"]
         results["pytest-odoo"] = counts
+        say("odoo suite: install, uninstall and reinstall on the same database")
+        proc = run(
+            [str(vpython), str(odoo_src / "odoo-bin"), "shell", "-c", str(conf),
+             f"--http-port={free_port()}"],
+            env=env, stdin=(ROOT / "tools" / "lifecycle_check.py").open(), capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+        passed = proc.returncode == 0 and "lifecycle: install, uninstall and reinstall ok" in (
+            proc.stdout
+        )
+        if not passed:
+            print(proc.stdout[-3000:], proc.stderr[-3000:])
+        results["lifecycle"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
+                                "ok": passed}  # fmt: skip
     finally:
         run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -338,20 +446,38 @@ def _odoo_log_result(log, returncode):
     total = sum(int(t) for *_, t in summary)
     ok = returncode == 0 and summary and not failed and total > 0 and not skipped
     if not ok:
-        tail = "\n".join(line for line in text.splitlines()
-                         if re.search(r"ERROR|FAIL|skipp|Traceback", line))[-6000:]
+        tail = "\n".join(
+            line for line in text.splitlines() if re.search(r"ERROR|FAIL|skipp|Traceback", line)
+        )[-6000:]
         print(tail or text[-4000:])
     return {"passed": total - failed, "failed": failed, "skipped": len(skipped), "ok": bool(ok)}
+
+
+def _addon_files(pattern="*"):
+    """The addon's files as pre-commit would pass them (hooks take files, not folders)."""
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / ADDON).rglob(pattern)
+        if path.is_file() and "__pycache__" not in path.parts
+    )
 
 
 def lint(vpython, config):
     say("lint: " + ", ".join(config["lint"]))
     steps = {
-        "ruff": [[str(vpython), "-m", "ruff", "check", "."],
-                 [str(vpython), "-m", "ruff", "format", "--check", "."]],
+        "ruff": [
+            [str(vpython), "-m", "ruff", "check", "."],
+            [str(vpython), "-m", "ruff", "format", "--check", "."],
+        ],
         "pylint-odoo": [[str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON]],
-        "oca-hooks": [[str(vpython.parent / "oca-checks-odoo-module"), ADDON],
-                      [str(vpython.parent / "oca-checks-po"), ADDON]],
+        "oca-hooks": [
+            [str(vpython.parent / "oca-checks-odoo-module"), *_addon_files()],
+            *(
+                [[str(vpython.parent / "oca-checks-po"), *pos]]
+                if (pos := _addon_files("*.po*"))
+                else []
+            ),
+        ],
     }
     ok = True
     for step in config["lint"]:
@@ -375,15 +501,18 @@ def cmd_test(args):
     vpython = ensure_venv(python, odoo_src)
     lint_ok = lint(vpython, config) if not args.no_lint else True
     pure, pure_ok = pure_suite(vpython)
-    lines = [f"pure suite: {pure['passed']} passed, {pure['failed']} failed, "
-             f"{pure['skipped']} skipped"]
+    lines = [
+        f"pure suite: {pure['passed']} passed, {pure['failed']} failed, {pure['skipped']} skipped"
+    ]
     ok = pure_ok and lint_ok
     if odoo_src:
         pgenv, stop = postgres_env()
         try:
             for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
-                lines.append(f"odoo suite ({name}): {res['passed']} passed, {res['failed']} "
-                             f"failed, {res['skipped']} skipped")
+                lines.append(
+                    f"odoo suite ({name}): {res['passed']} passed, {res['failed']} "
+                    f"failed, {res['skipped']} skipped"
+                )
                 ok = ok and res["ok"]
         finally:
             if stop:
@@ -406,14 +535,21 @@ def cmd_env(_args):
     config = read_ci_config()
     python = find_python(config["python"])
     odoo_src = odoo_source(config["odoo_series"], python)
-    print(json.dumps({"odoo_src": str(odoo_src) if odoo_src else None,
-                      "venv_python": str(ensure_venv(python, odoo_src)), "cache": str(CACHE)},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "odoo_src": str(odoo_src) if odoo_src else None,
+                "venv_python": str(ensure_venv(python, odoo_src)),
+                "cache": str(CACHE),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
 def cmd_demo(args):
-    from demo import run_demo  # noqa: PLC0415 - the demo driver lives beside this file
+    from demo import run_demo
 
     config = read_ci_config()
     python = find_python(config["python"])
@@ -431,6 +567,19 @@ def cmd_demo(args):
             run(stop, check=False)
 
 
+def cmd_wheel(_args):
+    config = read_ci_config()
+    vpython = ensure_venv(find_python(config["python"]), None)
+    dist = ROOT / "dist"
+    run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(dist), str(ROOT)])  # fmt: skip
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    for egg_info in ROOT.glob("*.egg-info"):
+        shutil.rmtree(egg_info)
+    say(f"wheel in {dist}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -438,11 +587,18 @@ def main(argv=None):
     test.add_argument("--no-lint", action="store_true")
     sub.add_parser("lint")
     sub.add_parser("env", help="prepare and print the environment")
+    sub.add_parser("wheel", help="build dist/odoo_addon_payment_klarna-*.whl")
     demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
     demo.add_argument("--port", type=int, default=8069)
     demo.add_argument("--simulator-port", type=int, default=8099)
     args = parser.parse_args(argv)
-    handler = {"test": cmd_test, "lint": cmd_lint, "env": cmd_env, "demo": cmd_demo}
+    handler = {
+        "test": cmd_test,
+        "lint": cmd_lint,
+        "env": cmd_env,
+        "demo": cmd_demo,
+        "wheel": cmd_wheel,
+    }
     try:
         return handler[args.command](args)
     except SetupError as exc:

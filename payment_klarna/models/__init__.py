@@ -1,2 +1,1 @@
-from . import payment_klarna_signing_key
-from . import payment_provider
+from . import payment_klarna_signing_key, payment_provider

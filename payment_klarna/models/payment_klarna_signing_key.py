@@ -1,7 +1,7 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.payment_klarna import utils as klarna_utils
+from .. import utils as klarna_utils
 
 
 class PaymentKlarnaSigningKey(models.Model):
@@ -12,7 +12,6 @@ class PaymentKlarnaSigningKey(models.Model):
     _order = "provider_id, active desc, id desc"
 
     provider_id = fields.Many2one(
-        string="Provider",
         comodel_name="payment.provider",
         required=True,
         ondelete="cascade",
@@ -58,7 +57,9 @@ class PaymentKlarnaSigningKey(models.Model):
         for key in self:
             if not key.key_id.strip() or len(key.key_id) > 128 or any(c in key.key_id for c in ","):
                 raise ValidationError(
-                    _("Klarna: the signing key id must be 1 to 128 characters without commas.")
+                    self.env._(
+                        "Klarna: the signing key id must be 1 to 128 characters without commas."
+                    )
                 )
 
     @api.model_create_multi
@@ -66,7 +67,7 @@ class PaymentKlarnaSigningKey(models.Model):
         keys = super().create(vals_list)
         if missing := keys.filtered(lambda k: not k.secret_encrypted):
             raise ValidationError(
-                _(
+                self.env._(
                     "Klarna: enter the signing secret of key %(keys)s.",
                     keys=", ".join(missing.mapped("key_id")),
                 )

@@ -1,13 +1,14 @@
 import logging
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.payment_klarna import const, utils as klarna_utils
-from odoo.addons.payment_klarna.controllers.main import KlarnaController
-from odoo.addons.payment_klarna.klarna.client import KlarnaClient
-from odoo.addons.payment_klarna.klarna.errors import KlarnaAuthError, KlarnaError, KlarnaNotFound
-from odoo.addons.payment_klarna.klarna.locale import MARKETS
+from .. import const
+from .. import utils as klarna_utils
+from ..controllers.main import KlarnaController
+from ..klarna.client import KlarnaClient
+from ..klarna.errors import KlarnaAuthError, KlarnaError, KlarnaNotFound
+from ..klarna.locale import MARKETS
 
 _logger = logging.getLogger(__name__)
 
@@ -80,16 +81,14 @@ class PaymentProvider(models.Model):
     def _compute_klarna_api_password(self):
         for provider in self:
             provider.klarna_api_password = False
-            provider.klarna_api_password_set = bool(
-                provider.sudo().klarna_api_password_encrypted
-            )
+            provider.klarna_api_password_set = bool(provider.sudo().klarna_api_password_encrypted)
 
     def _inverse_klarna_api_password(self):
         for provider in self:
             # An empty value means "unchanged": the form never shows the stored secret.
             if provider.klarna_api_password:
-                provider.klarna_api_password_encrypted = klarna_utils.encrypt_secret(self.env, 
-                    provider.klarna_api_password
+                provider.klarna_api_password_encrypted = klarna_utils.encrypt_secret(
+                    self.env, provider.klarna_api_password
                 )
 
     @api.depends("code")
@@ -109,7 +108,7 @@ class PaymentProvider(models.Model):
             url = provider.klarna_base_url
             if url and not url.startswith(("https://", "http://127.", "http://localhost")):
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Klarna: the API base URL override must use https, or http on this "
                         "machine (127.0.0.1 or localhost) for the local simulator."
                     )
@@ -170,13 +169,13 @@ class PaymentProvider(models.Model):
         except KlarnaNotFound:
             return self._klarna_notification(
                 "success",
-                _("Klarna: the connection works and Klarna accepted the credentials."),
+                self.env._("Klarna: the connection works and Klarna accepted the credentials."),
             )
         except KlarnaAuthError as error:
             _logger.info("Klarna connection check of provider %s: refused (%s)", self.id, error)
             return self._klarna_notification(
                 "danger",
-                _(
+                self.env._(
                     "Klarna: the credentials were refused (%(error)s). Check the API username, "
                     "the password, the region and whether test mode matches the credentials.",
                     error=error,
@@ -184,11 +183,12 @@ class PaymentProvider(models.Model):
             )
         except KlarnaError as error:
             return self._klarna_notification(
-                "danger", _("Klarna: the connection check failed: %(error)s", error=error)
+                "danger", self.env._("Klarna: the connection check failed: %(error)s", error=error)
             )
         # An existing order under that id is as good a proof as a 404.
         return self._klarna_notification(
-            "success", _("Klarna: the connection works and Klarna accepted the credentials.")
+            "success",
+            self.env._("Klarna: the connection works and Klarna accepted the credentials."),
         )
 
     def action_klarna_rotate_secrets(self):
@@ -203,7 +203,8 @@ class PaymentProvider(models.Model):
         for key in keys.search([("secret_encrypted", "!=", False)]):
             key.secret_encrypted = box.rotate(key.secret_encrypted)
         return self._klarna_notification(
-            "success", _("Klarna: every stored secret is now encrypted with the newest key.")
+            "success",
+            self.env._("Klarna: every stored secret is now encrypted with the newest key."),
         )
 
     def _klarna_notification(self, kind, message):

@@ -1,2 +1,1 @@
-from . import test_provider
-from . import test_provider_form
+from . import test_provider, test_provider_form

@@ -1,8 +1,10 @@
 from unittest.mock import patch
 
+from psycopg2 import IntegrityError
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
-from odoo.tools import file_open
+from odoo.tools import file_open, mute_logger
 
 from odoo.addons.payment_klarna import utils as klarna_utils
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
@@ -119,8 +121,10 @@ class TestSecretsAtRest(KlarnaCommon):
         keys.create({"provider_id": self.klarna.id, "key_id": "v3", "secret": "a"})
         with self.assertRaises(ValidationError), self.env.cr.savepoint():
             keys.create({"provider_id": self.klarna.id, "key_id": "bad,id", "secret": "a"})
-        with self.assertRaises(Exception), self.env.cr.savepoint(), self.assertLogs(
-            "odoo.sql_db", "ERROR"
+        with (
+            self.assertRaises(IntegrityError),
+            self.env.cr.savepoint(),
+            mute_logger("odoo.sql_db"),
         ):
             keys.create({"provider_id": self.klarna.id, "key_id": "v3", "secret": "b"})
 

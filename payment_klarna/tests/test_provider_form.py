@@ -12,7 +12,11 @@ class TestProviderForm(KlarnaCommon, HttpCase):
     def test_admin_configures_klarna_in_the_form(self):
         """The real web client: fill the credentials, save, test the connection."""
         self.klarna.write(
-            {"state": "disabled", "klarna_api_username": False, "klarna_api_password_encrypted": False}
+            {
+                "state": "disabled",
+                "klarna_api_username": False,
+                "klarna_api_password_encrypted": False,
+            }
         )
         with patch.object(
             KlarnaClient, "get_order", side_effect=KlarnaNotFound("no such order", status=404)

@@ -1,0 +1,17 @@
+# The README's commands. tools/devenv.py prepares whatever is missing (Odoo 18 source,
+# virtual environment, PostgreSQL role, Chromium) and reads .odoo-ci.yml.
+PYTHON ?= python3
+
+.PHONY: test lint demo wheel
+
+test:
+	$(PYTHON) tools/devenv.py test
+
+lint:
+	$(PYTHON) tools/devenv.py lint
+
+demo:
+	$(PYTHON) tools/devenv.py demo
+
+wheel:
+	$(PYTHON) tools/devenv.py wheel

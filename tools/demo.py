@@ -1,0 +1,133 @@
+"""``make demo``: an offline demo shop paying with Klarna through the local simulator.
+
+The database ``klarna_demo`` (website_sale with its demo products) is created on
+the first run and reused afterwards; the provider is (re)pointed at the simulator
+on every run, so a changed port still works.
+"""
+
+import base64
+import contextlib
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+DB = "klarna_demo"
+SIM_USER, SIM_PASSWORD = "demo_user", "demo_password"  # the simulator's own, not secrets
+SIGNING_KEY_ID = "demo-key"
+
+CONFIGURE = """
+provider = env.ref("payment_klarna.payment_provider_klarna")
+provider.write({{
+    "state": "test",
+    "is_published": True,
+    "klarna_api_username": {user!r},
+    "klarna_api_password": {password!r},
+    "klarna_base_url": {sim_url!r},
+    "klarna_region": "eu",
+}})
+key = provider.klarna_signing_key_ids.filtered(lambda k: k.key_id == {key_id!r})
+values = {{"provider_id": provider.id, "key_id": {key_id!r}, "secret": {key_secret!r}}}
+key.write(values) if key else env["payment.klarna.signing.key"].create(values)
+env["ir.config_parameter"].set_param("web.base.url", {odoo_url!r})
+env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
+env.cr.commit()
+print("demo: provider configured")
+"""
+
+
+def _cached_secret(cache, name, factory):
+    """A value kept in the cache across runs (never in the repository or the database)."""
+    path = cache / name
+    if not path.exists():
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key():
+    """A Fernet key (what ``Fernet.generate_key`` makes) without needing cryptography here."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _db_exists(pgenv):
+    probe = ["psql", "-d", DB, "-Atc", "SELECT 1"]
+    return subprocess.run(probe, env=pgenv, capture_output=True, check=False).returncode == 0
+
+
+def _wait_for(url, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):  # noqa: S310
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def run_demo(vpython, odoo_src, config, pgenv, args):
+    from devenv import CACHE, odoo_conf, odoo_env, say
+
+    del config
+    workdir = CACHE / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    odoo_url = f"http://127.0.0.1:{args.port}"
+    sim_url = f"http://127.0.0.1:{args.simulator_port}"
+    encryption_key = _cached_secret(CACHE, "demo-encryption-key", _fernet_key)
+    signing_secret = _cached_secret(CACHE, "demo-signing-secret", lambda: secrets.token_hex(32))
+    conf = odoo_conf(odoo_src, DB, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
+    env = odoo_env(odoo_src, pgenv)
+    odoo_bin = [str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf), "-d", DB]
+    if not _db_exists(pgenv):
+        say(f"creating the demo database {DB} (website_sale with demo products; a few minutes)")
+        subprocess.run([*odoo_bin, "-i", "payment_klarna,website_sale", "--stop-after-init"],
+                       env=env, check=True)  # fmt: skip
+    script = CONFIGURE.format(
+        user=SIM_USER,
+        password=SIM_PASSWORD,
+        sim_url=sim_url,
+        key_id=SIGNING_KEY_ID,
+        key_secret=signing_secret,
+        odoo_url=odoo_url,
+    )
+    subprocess.run([*odoo_bin, "shell", "--no-http"], input=script, text=True, env=env,
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    simulator = subprocess.Popen(
+        [str(vpython), "-m", "klarna_simulator", "--host", "127.0.0.1",
+         "--port", str(args.simulator_port), "--username", SIM_USER, "--password", SIM_PASSWORD,
+         "--webhook-url", f"{odoo_url}/klarna/webhook",
+         "--signing-key", f"{SIGNING_KEY_ID}={signing_secret}"],
+        cwd=Path(__file__).resolve().parent.parent, env=env,
+    )  # fmt: skip
+    odoo = subprocess.Popen(
+        [*odoo_bin, "--http-interface", "127.0.0.1", "--http-port", str(args.port)], env=env
+    )
+    try:
+        if not _wait_for(f"{odoo_url}/web/login") or not _wait_for(f"{sim_url}/kp/lib/v1/api.js"):
+            say("the demo did not come up; see the output above")
+            return 1
+        print(
+            f"\n  Demo shop:   {odoo_url}/shop\n  Backend:     {odoo_url}/odoo (login admin, "
+            f"password admin)\n  Klarna simulator: {sim_url}\n  Ctrl-C stops both.\n",
+            flush=True,
+        )
+        while odoo.poll() is None and simulator.poll() is None:
+            time.sleep(1)
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        for proc in (odoo, simulator):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in (odoo, simulator):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit("run it through `make demo`")
