@@ -1,1 +1,1 @@
-from . import test_provider, test_provider_form
+from . import test_payload, test_provider, test_provider_form
