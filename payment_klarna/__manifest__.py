@@ -13,6 +13,8 @@
         "security/ir.model.access.csv",
         "views/payment_provider_views.xml",
         "views/payment_klarna_signing_key_views.xml",
+        "views/payment_klarna_event_views.xml",
+        "data/ir_cron_webhooks.xml",
         "data/payment_provider_data.xml",
     ],
     "assets": {

@@ -1,0 +1,593 @@
+"""The webhook inbox: every Klarna event is stored once, then acted on by a worker.
+
+The webhook route only verifies and inserts (``_klarna_store_*``); the cron claims
+pending events with ``FOR UPDATE SKIP LOCKED`` so several workers drain the inbox
+without processing an event twice, applies each one in its own savepoint, retries
+failures with exponential backoff and parks an event in the dead-letter state after
+:data:`MAX_ATTEMPTS` failures, for an administrator to retry or resolve.
+"""
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+from odoo.tools.sql import create_index
+
+from ..klarna.events import LEGACY_EVENT_TYPES
+from ..klarna.status import Outcome, outcome_for_payment_status
+
+_logger = logging.getLogger(__name__)
+
+PAYMENT_STATUS_EVENT = "non_guaranteed_payment.updated"
+PAYMENT_REQUEST_PREFIX = "payment.request.state-change."
+DISPUTE_PREFIX = "payment.dispute."
+# Words in an event type that name a change of the order made on Klarna's side; the
+# order is re-read rather than the event believed.
+ORDER_CHANGE_WORDS = frozenset(
+    {"capture", "captured", "refund", "refunded", "cancel", "canceled", "cancelled"}
+)
+# Payment request states that end a payment before any order exists.
+PAYMENT_REQUEST_OUTCOMES = {
+    "expired": Outcome.CANCELED,
+    "canceled": Outcome.CANCELED,
+    "cancelled": Outcome.CANCELED,
+    "declined": Outcome.ERROR,
+}
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
+BUSY_DELAY_SECONDS = 15  # the transaction was locked by a callback or a staff action
+LOCK_RETRY_DELAYS = (0.05, 0.2, 0.5)
+BATCH_SIZE = 100
+RUN_SECONDS = 50  # one cron run; Odoo reschedules at once while events remain
+LEGACY_BUCKET_SECONDS = 600
+# uuid5 namespace of the ids given to unsigned legacy notifications.
+LEGACY_NAMESPACE = uuid.UUID("5b0f2f8e-6f0c-4c35-9a59-2a4b0c9e6f11")
+
+RETENTION_PARAM = "payment_klarna.event_retention_days"
+DEFAULT_RETENTION_DAYS = 30
+MAX_ERROR_LENGTH = 2000
+
+FINAL_STATES = ("processed", "ignored", "resolved")
+
+
+class TransactionBusy(Exception):
+    """The transaction stayed locked by another worker; try the event again shortly."""
+
+
+class PaymentKlarnaEvent(models.Model):
+    _name = "payment.klarna.event"
+    _description = "Klarna Webhook Event"
+    _order = "received_at desc, id desc"
+    _rec_name = "event_id"
+
+    event_id = fields.Char(string="Event ID", required=True, readonly=True)
+    event_type = fields.Char(required=True, readonly=True, index=True)
+    provider_id = fields.Many2one(
+        comodel_name="payment.provider", readonly=True, ondelete="set null"
+    )
+    transaction_id = fields.Many2one(
+        comodel_name="payment.transaction",
+        readonly=True,
+        ondelete="set null",
+        index="btree_not_null",
+    )
+    klarna_order_id = fields.Char(string="Klarna Order ID", readonly=True)
+    reference = fields.Char(string="Merchant Reference", readonly=True)
+    payment_status = fields.Char(readonly=True)
+    signature_scheme = fields.Selection(
+        selection=[
+            ("payload-signature", "Payload-Signature (HMAC-SHA512)"),
+            ("klarna-signature", "Klarna-Signature (HMAC-SHA256)"),
+            ("unsigned", "Unsigned (re-read from Klarna)"),
+        ],
+        readonly=True,
+    )
+    signing_key_id = fields.Char(readonly=True)
+    received_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
+    occurred_at = fields.Datetime(readonly=True)
+    state = fields.Selection(
+        selection=[
+            ("pending", "To Process"),
+            ("processed", "Processed"),
+            ("ignored", "Ignored"),
+            ("dead", "Dead Letter"),
+            ("resolved", "Resolved"),
+        ],
+        default="pending",
+        required=True,
+        readonly=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    outcome = fields.Char(readonly=True)
+    last_error = fields.Text(readonly=True)
+    # Minimised at reception (ids, amounts, statuses, timestamps); emptied after retention.
+    payload = fields.Json(string="Minimised Payload", readonly=True)
+    payload_display = fields.Text(string="Payload", compute="_compute_payload_display")
+    payload_purged = fields.Boolean(readonly=True)
+
+    _sql_constraints = [
+        ("event_id_unique", "UNIQUE(event_id)", "Klarna: this event was already received."),
+    ]
+
+    def init(self):
+        # The claim query reads only due pending events: keep that index small.
+        create_index(
+            self.env.cr,
+            "payment_klarna_event_due_idx",
+            self._table,
+            ["next_attempt_at", "id"],
+            where="state = 'pending'",
+        )
+
+    @api.depends("payload")
+    def _compute_payload_display(self):
+        for event in self:
+            event.payload_display = (
+                json.dumps(event.payload, indent=2, sort_keys=True) if event.payload else False
+            )
+
+    # === RECEPTION (webhook route) === #
+
+    @api.model
+    def _klarna_store_event(self, event, provider, signature):
+        """Store a verified :class:`WebhookEvent`; False for a duplicate ``event_id``."""
+        return self._klarna_insert(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            provider_id=provider.id,
+            order_id=event.order_id,
+            reference=event.merchant_reference1,
+            payment_status=event.payment_status,
+            occurred_at=event.occurred_at,
+            scheme=signature.scheme,
+            key_id=signature.key_id,
+            payload=event.raw,
+        )
+
+    @api.model
+    def _klarna_store_legacy(self, notification, now):
+        """Store an unsigned fraud notification for an order Odoo knows.
+
+        Anyone can send one, so it is accepted only for an existing Klarna order, and
+        its id is derived from the order, the type and a 10-minute bucket: a flood of
+        copies collapses into one event per bucket, each of which only makes Odoo
+        re-read the order. Returns None for an unknown order, False for a duplicate.
+        """
+        tx = self.env["payment.transaction"].search(
+            [("klarna_order_id", "=", notification.order_id), ("provider_code", "=", "klarna")],
+            limit=1,
+        )
+        if not tx:
+            return None
+        bucket = int(now // LEGACY_BUCKET_SECONDS)
+        name = f"{notification.order_id}:{notification.event_type}:{bucket}"
+        return self._klarna_insert(
+            event_id=str(uuid.uuid5(LEGACY_NAMESPACE, name)),
+            event_type=notification.event_type,
+            provider_id=tx.provider_id.id,
+            order_id=notification.order_id,
+            reference=None,
+            payment_status=None,
+            occurred_at=None,
+            scheme="unsigned",
+            key_id=None,
+            payload={"order_id": notification.order_id, "event_type": notification.event_type},
+        )
+
+    @api.model
+    def _klarna_insert(self, *, order_id, reference, occurred_at, payload, **values):
+        """Insert once, in one statement, and wake the worker; False for a duplicate.
+
+        ``ON CONFLICT DO NOTHING`` makes a duplicate a no-op. Under Odoo's REPEATABLE
+        READ a copy committed by another worker after this request's snapshot still
+        surfaces as a serialization failure: it is caught in a savepoint and means
+        "duplicate", so the request is neither retried nor logged as an SQL error.
+        """
+        query = SQL(
+            """
+            INSERT INTO payment_klarna_event (
+                event_id, event_type, provider_id, klarna_order_id, reference, payment_status,
+                signature_scheme, signing_key_id, occurred_at, payload, transaction_id,
+                state, attempts, received_at, next_attempt_at,
+                create_uid, write_uid, create_date, write_date
+            )
+            VALUES (
+                %(event_id)s, %(event_type)s, %(provider_id)s, %(order_id)s, %(reference)s,
+                %(payment_status)s, %(scheme)s, %(key_id)s, %(occurred_at)s, %(payload)s::jsonb,
+                COALESCE(
+                    (SELECT id FROM payment_transaction WHERE klarna_order_id = %(order_id)s
+                     LIMIT 1),
+                    (SELECT id FROM payment_transaction WHERE reference = %(reference)s LIMIT 1)
+                ),
+                'pending', 0, %(now)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+            )
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING id
+            """,
+            order_id=order_id,
+            reference=reference,
+            occurred_at=occurred_at and occurred_at.replace(tzinfo=None),
+            payload=json.dumps(payload),
+            now=fields.Datetime.now(),
+            uid=self.env.uid,
+            **values,
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                inserted = self.env.cr.fetchone()
+        except pg_errors.SerializationFailure:
+            inserted = None
+        if not inserted:
+            return False
+        self.env.ref("payment_klarna.cron_process_events")._trigger()
+        return self.browse(inserted[0])
+
+    @api.model
+    def _klarna_alert_admins(self, address, limit, window):
+        """Tell the administrators that an address keeps sending refused webhooks."""
+        admins = (
+            self.env.ref("base.group_system")
+            .sudo()
+            .users.filtered(lambda user: user.active and not user.share)
+        )
+        self.env["mail.thread"].sudo().message_notify(
+            partner_ids=admins.partner_id.ids,
+            author_id=self.env.ref("base.partner_root").id,
+            subject=self.env._("Klarna: webhooks refused from %s", address),
+            body=self.env._(
+                "%(address)s sent %(limit)s Klarna webhooks that failed verification within "
+                "%(minutes)s minutes; its requests are refused for now. If it is Klarna, "
+                "check the webhook signing keys of the Klarna provider; otherwise someone "
+                "is probing the webhook URL.",
+                address=address,
+                limit=limit,
+                minutes=window // 60,
+            ),
+        )
+
+    # === PROCESSING (cron) === #
+
+    @api.model
+    def _cron_process(self, batch_size=BATCH_SIZE):
+        """Drain the due events, batch by batch, each batch in its own transaction.
+
+        Claimed rows stay locked until the batch commits, so a concurrent worker
+        skips them; each event runs in a savepoint so one failure spoils nothing else.
+        """
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        deadline = time.monotonic() + RUN_SECONDS
+        done = 0
+        if auto_commit:
+            # Claim with a fresh snapshot; each batch then commits to release its row locks.
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        while time.monotonic() < deadline:
+            try:
+                events = self._klarna_claim(batch_size)
+            except pg_errors.SerializationFailure:
+                # Another worker finished one of these rows after our snapshot.
+                if not auto_commit:
+                    raise
+                self.env.cr.rollback()
+                continue
+            if not events:
+                break
+            events._klarna_process()
+            done += len(events)
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        remaining = self.search_count(
+            [("state", "=", "pending"), ("next_attempt_at", "<=", fields.Datetime.now())]
+        )
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
+
+    @api.model
+    def _klarna_claim(self, limit):
+        """Lock up to ``limit`` due events that no other worker holds."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM payment_klarna_event
+                 WHERE state = 'pending' AND next_attempt_at <= %s
+              ORDER BY next_attempt_at, id
+                 LIMIT %s
+            FOR UPDATE SKIP LOCKED
+                """,
+                fields.Datetime.now(),
+                limit,
+            ),
+            log_exceptions=False,
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _klarna_process(self):
+        """Apply each claimed event in its own savepoint and record what happened."""
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    state, outcome = event._klarna_dispatch()
+            except TransactionBusy:
+                event._klarna_postpone()
+            except Exception as error:  # any failure is recorded, then retried or dead-lettered
+                event._klarna_record_failure(error)
+            else:
+                event.write(
+                    {
+                        "state": state,
+                        "outcome": outcome,
+                        "attempts": event.attempts + 1,
+                        "processed_at": fields.Datetime.now(),
+                        "last_error": False,
+                    }
+                )
+
+    def _klarna_postpone(self):
+        when = fields.Datetime.now() + timedelta(seconds=BUSY_DELAY_SECONDS)
+        self.write({"next_attempt_at": when, "last_error": "The transaction was busy."})
+        self.env.ref("payment_klarna.cron_process_events")._trigger(when)
+
+    def _klarna_record_failure(self, error):
+        attempts = self.attempts + 1
+        message = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+        if attempts >= MAX_ATTEMPTS:
+            _logger.warning(
+                "Klarna event %s (%s) is a dead letter after %s attempts: %s",
+                self.event_id,
+                self.event_type,
+                attempts,
+                message,
+            )
+            self.write({"state": "dead", "attempts": attempts, "last_error": message})
+            return
+        when = fields.Datetime.now() + timedelta(seconds=BACKOFF_SECONDS * 2 ** (attempts - 1))
+        _logger.info(
+            "Klarna event %s failed (attempt %s), retried at %s: %s",
+            self.event_id,
+            attempts,
+            when,
+            message,
+        )
+        self.write({"attempts": attempts, "next_attempt_at": when, "last_error": message})
+        self.env.ref("payment_klarna.cron_process_events")._trigger(when)
+
+    def _klarna_dispatch(self):
+        """Run the handler of the event's type: ``(state, outcome)`` to record."""
+        event_type = self.event_type
+        tokens = set(re.split(r"[._:-]", event_type.lower()))
+        if event_type == PAYMENT_STATUS_EVENT:
+            handler = self._klarna_handle_payment_status
+        elif event_type in LEGACY_EVENT_TYPES:
+            handler = self._klarna_handle_fraud_notification
+        elif event_type.startswith(PAYMENT_REQUEST_PREFIX):
+            handler = self._klarna_handle_payment_request
+        elif event_type.startswith(DISPUTE_PREFIX):
+            handler = self._klarna_handle_dispute
+        elif ORDER_CHANGE_WORDS & tokens:
+            handler = self._klarna_handle_order_change
+        else:
+            return "ignored", "No handler for this event type."
+        return "processed", handler(self._klarna_locked_transaction())
+
+    def _klarna_handle_payment_status(self, tx):
+        """Pay Now standalone: UNPAID pending, PAID authorized or done, CLOSED canceled."""
+        captured = tx.provider_id.klarna_capture_policy == "at_placement" or any(
+            child.operation == "capture" and child.state == "done"
+            for child in tx.child_transaction_ids
+        )
+        outcome = outcome_for_payment_status(self.payment_status, captured=captured)
+        message = None
+        if self.payment_status == "CLOSED":
+            message = self.env._(
+                "Klarna closed the order: the bank transfer did not arrive in time. Klarna "
+                "cancels the order, or reverses a capture in the next settlement."
+            )
+        return self._klarna_apply(tx, outcome, message)
+
+    def _klarna_handle_fraud_notification(self, tx):
+        """Unsigned, so only a hint that the fraud decision was made: ask Klarna."""
+        return self._klarna_sync_order(tx, "fraud notification")[0]
+
+    def _klarna_handle_order_change(self, tx):
+        """A capture, refund or cancellation made on Klarna's side: ask Klarna."""
+        outcome, order = self._klarna_sync_order(tx, "webhook")
+        if "refund" in self.event_type.lower() and order.refunded_amount:
+            tx._klarna_log(
+                self.env._(
+                    "Klarna reports %(amount)s (minor units) refunded on order %(order)s; "
+                    "record the refund in Odoo if it was made in Klarna's portal.",
+                    amount=order.refunded_amount,
+                    order=order.order_id,
+                )
+            )
+        return outcome
+
+    def _klarna_handle_payment_request(self, tx):
+        """Payment request states: an order, if any, is re-read; a final state before any
+        order ends the payment; the other states are progress reports."""
+        state = self.event_type.removeprefix(PAYMENT_REQUEST_PREFIX).lower()
+        if tx.klarna_order_id:
+            return self._klarna_sync_order(tx, "webhook")[0]
+        outcome = PAYMENT_REQUEST_OUTCOMES.get(state)
+        if outcome is None:
+            return f"{tx.reference}: no change (payment request {state})."
+        return self._klarna_apply(tx, outcome, None)
+
+    def _klarna_handle_dispute(self, tx):
+        tx._klarna_log(
+            self.env._(
+                "Klarna dispute event %(event)s for %(reference)s: follow it up in Klarna's "
+                "Merchant Portal.",
+                event=self.event_type,
+                reference=tx.reference,
+            )
+        )
+        return f"{tx.reference}: dispute logged on the document."
+
+    def _klarna_sync_order(self, tx, source):
+        """Re-read the order from Klarna and apply what it says, never the event's claim:
+        ``(outcome text, order)``."""
+        if not tx.klarna_order_id:
+            raise ValidationError(
+                self.env._("Klarna: transaction %s has no Klarna order yet.", tx.reference)
+            )
+        before = tx.state
+        order = tx.provider_id.sudo()._klarna_get_client().get_order(tx.klarna_order_id)
+        tx._klarna_sync_from_order(order, source)
+        return self._klarna_describe(tx, before, f"order {order.status}"), order
+
+    def _klarna_apply(self, tx, outcome, message):
+        before = tx.state
+        tx._handle_notification_data(
+            "klarna",
+            {
+                "reference": tx.reference,
+                "outcome": outcome.value,
+                "source": "webhook",
+                "message": message,
+            },
+        )
+        return self._klarna_describe(tx, before, outcome.value)
+
+    def _klarna_describe(self, tx, before, told):
+        if tx.state == before:
+            return f"{tx.reference}: stays {before} (Klarna: {told})."
+        return f"{tx.reference}: {before} -> {tx.state} (Klarna: {told})."
+
+    def _klarna_locked_transaction(self):
+        """The event's transaction, row-locked so a callback or a staff action cannot
+        interleave; waits briefly, then postpones the event (:class:`TransactionBusy`)."""
+        tx = self._klarna_find_transaction()
+        for delay in (*LOCK_RETRY_DELAYS, None):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(
+                        SQL(
+                            "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
+                            tx.id,
+                        ),
+                        log_exceptions=False,
+                    )
+                break
+            except pg_errors.LockNotAvailable:
+                if delay is None:
+                    raise TransactionBusy() from None
+                time.sleep(delay)
+            except pg_errors.SerializationFailure:
+                # Changed since this batch's snapshot: read it again in the next run.
+                raise TransactionBusy() from None
+        tx.invalidate_recordset()
+        return tx
+
+    def _klarna_find_transaction(self):
+        """The transaction, by Klarna order id then merchant reference; an event may
+        arrive before the order placement commits, so a miss is retried."""
+        tx = self.transaction_id
+        if not tx:
+            transactions = self.env["payment.transaction"].sudo()
+            if self.klarna_order_id:
+                tx = transactions.search(
+                    [
+                        ("klarna_order_id", "=", self.klarna_order_id),
+                        ("provider_code", "=", "klarna"),
+                    ],
+                    limit=1,
+                )
+            if not tx and self.reference:
+                tx = transactions.search(
+                    [("reference", "=", self.reference), ("provider_code", "=", "klarna")],
+                    limit=1,
+                )
+            if not tx:
+                raise ValidationError(
+                    self.env._("Klarna: no transaction matches this event (yet).")
+                )
+            self.transaction_id = tx
+        return tx.sudo()
+
+    # === ACTIONS (dead letters) === #
+
+    def action_retry(self):
+        """Put dead letters back in the queue for a fresh series of attempts."""
+        if self.filtered(lambda e: e.state != "dead"):
+            raise UserError(self.env._("Klarna: only dead-letter events can be retried."))
+        self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
+        self.env.ref("payment_klarna.cron_process_events")._trigger()
+
+    def action_mark_resolved(self):
+        """Close dead letters that a person has dealt with outside the inbox."""
+        if self.filtered(lambda e: e.state != "dead"):
+            raise UserError(self.env._("Klarna: only dead-letter events can be marked resolved."))
+        self.write(
+            {
+                "state": "resolved",
+                "processed_at": fields.Datetime.now(),
+                "outcome": self.env._("Resolved by %s.", self.env.user.name),
+            }
+        )
+
+    # === RETENTION (cron) === #
+
+    @api.model
+    def _cron_purge_payloads(self):
+        """Empty the payload of finished events after the retention period (GDPR).
+
+        Ids, types, states and outcomes stay for the audit trail.
+        """
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
+            or DEFAULT_RETENTION_DAYS
+        )
+        limit = fields.Datetime.now() - timedelta(days=days)
+        events = self.search(
+            [
+                ("state", "in", FINAL_STATES),
+                ("payload_purged", "=", False),
+                ("received_at", "<", limit),
+            ]
+        )
+        events.write({"payload": False, "payload_purged": True})
+        return len(events)
+
+
+class PaymentProvider(models.Model):
+    _inherit = "payment.provider"
+
+    klarna_dead_event_count = fields.Integer(
+        string="Dead Letters",
+        compute="_compute_klarna_dead_event_count",
+        groups="base.group_system",
+    )
+
+    def _compute_klarna_dead_event_count(self):
+        counts = dict(
+            self.env["payment.klarna.event"]._read_group(
+                [("provider_id", "in", self.ids), ("state", "=", "dead")],
+                ["provider_id"],
+                ["__count"],
+            )
+        )
+        for provider in self:
+            provider.klarna_dead_event_count = counts.get(provider, 0)
+
+    def action_klarna_view_events(self):
+        """The provider's webhook events, dead letters first."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "payment_klarna.action_payment_klarna_event"
+        )
+        action["domain"] = [("provider_id", "=", self.id)]
+        return action

@@ -1,0 +1,246 @@
+import json
+import logging
+import time
+import uuid
+
+from odoo.tests import tagged
+
+from odoo.addons.payment.tests.http_common import PaymentHttpCommon
+from odoo.addons.payment_klarna.controllers import webhook
+from odoo.addons.payment_klarna.controllers.main import KlarnaController
+from odoo.addons.payment_klarna.klarna.signature import (
+    sign_klarna_signature,
+    sign_payload_signature,
+)
+from odoo.addons.payment_klarna.tests.common import KlarnaCommon
+
+SECRET_V1 = "signing-secret-version-1"
+SECRET_V2 = "signing-secret-version-2"
+SECRET_KID = "signing-secret-key-id"
+IBAN = "DE89370400440532013000"
+
+
+class WebhookCommon(KlarnaCommon):
+    """Signing keys on the Klarna provider and genuine-looking signed events."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["payment.klarna.signing.key"].create(
+            [
+                {"provider_id": cls.klarna.id, "key_id": "1", "secret": SECRET_V1},
+                {"provider_id": cls.klarna.id, "key_id": "2", "secret": SECRET_V2},
+                {"provider_id": cls.klarna.id, "key_id": "kid-abc", "secret": SECRET_KID},
+                {"provider_id": cls.klarna.id, "key_id": "3", "secret": "retired", "active": False},
+            ]
+        )
+        cls.Event = cls.env["payment.klarna.event"]
+
+    @staticmethod
+    def _body(event_type="non_guaranteed_payment.updated", event_id=None, **payload):
+        """A Pay Now status event with personal data, as Klarna sends it."""
+        payload.setdefault("order_id", "ord-1")
+        payload.setdefault("payment_status", "UNPAID")
+        payload.setdefault("order_amount", 1111)
+        payload.setdefault(
+            "expected_payments",
+            [{"payment_amount": 1111, "debtor": {"account_holder_name": "Ann Doe", "iban": IBAN}}],
+        )
+        return json.dumps(
+            {
+                "event_id": event_id or str(uuid.uuid4()),
+                "event_type": event_type,
+                "occurred_at": "2024-05-30T10:25:55.000Z",
+                "payload": payload,
+            }
+        ).encode()
+
+    @staticmethod
+    def _payload_signature(body, secret=SECRET_V1, version=1, ts_ms=None):
+        ts_ms = int(time.time() * 1000) if ts_ms is None else ts_ms
+        return {"Payload-Signature": sign_payload_signature(body, secret, version, ts_ms)}
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
+    def setUp(self):
+        super().setUp()
+        webhook.failures.clear()
+        self.addCleanup(webhook.failures.clear)
+        self.url = self._build_url(KlarnaController._webhook_url)
+
+    def _post(self, body, headers=None, **extra_headers):
+        return self.url_open(
+            self.url,
+            data=body,
+            headers={"Content-Type": "application/json", **(headers or {}), **extra_headers},
+        )
+
+    def _events(self):
+        return self.Event.search([])
+
+    def _assert_refused(self, response, reason, status=400):
+        self.assertEqual(response.status_code, status)
+        self.assertEqual(response.json(), {"error": reason})
+        self.assertFalse(self._events())
+
+    # === SIGNATURES === #
+
+    def test_payload_signature_event_is_stored_minimised_and_acknowledged(self):
+        tx = self._create_transaction("direct", state="pending", klarna_order_id="ord-1")
+        body = self._body()
+        response = self._post(body, self._payload_signature(body))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {"status": "accepted"})
+        event = self._events()
+        self.assertEqual(event.event_id, json.loads(body)["event_id"])
+        self.assertEqual(event.state, "pending")
+        self.assertEqual(event.transaction_id, tx)
+        self.assertEqual(event.provider_id, self.klarna)
+        self.assertEqual(event.payment_status, "UNPAID")
+        self.assertEqual((event.signature_scheme, event.signing_key_id), ("payload-signature", "1"))
+        self.assertEqual(event.payload["payload"]["order_amount"], 1111)
+        self.assertNotIn(IBAN, json.dumps(event.payload))
+        self.assertNotIn("Ann Doe", json.dumps(event.payload))
+
+    def test_klarna_signature_with_key_id_is_accepted(self):
+        body = self._body()
+        headers = {
+            "Klarna-Signature": sign_klarna_signature(body, SECRET_KID),
+            "Klarna-Signing-Key-Id": "kid-abc",
+        }
+        self.assertEqual(self._post(body, headers).status_code, 200)
+        self.assertEqual(self._events().signature_scheme, "klarna-signature")
+
+    def test_every_active_key_verifies_during_a_rotation(self):
+        body = self._body()
+        self.assertEqual(
+            self._post(body, self._payload_signature(body, SECRET_V2, 2)).status_code, 200
+        )
+        self.assertEqual(self._events().signing_key_id, "2")
+
+    def test_wrong_key_is_refused(self):
+        body = self._body()
+        self._assert_refused(
+            self._post(body, self._payload_signature(body, "not-the-secret")), "bad_signature"
+        )
+
+    def test_unknown_or_inactive_version_is_refused(self):
+        body = self._body()
+        self._assert_refused(
+            self._post(body, self._payload_signature(body, SECRET_V1, version=9)), "unknown_key"
+        )
+        self._assert_refused(
+            self._post(body, self._payload_signature(body, "retired", version=3)), "unknown_key"
+        )
+
+    def test_tampered_body_is_refused(self):
+        body = self._body(order_amount=1111)
+        headers = self._payload_signature(body)
+        tampered = body.replace(b"1111", b"1")
+        self._assert_refused(self._post(tampered, headers), "bad_signature")
+
+    def test_replayed_signature_is_refused_outside_the_window(self):
+        body = self._body()
+        old = int((time.time() - 600) * 1000)
+        self._assert_refused(
+            self._post(body, self._payload_signature(body, ts_ms=old)), "stale_timestamp"
+        )
+        self.env["ir.config_parameter"].set_param(webhook.MAX_AGE_PARAM, "900")
+        self.assertEqual(
+            self._post(body, self._payload_signature(body, ts_ms=old)).status_code, 200
+        )
+
+    def test_missing_or_incomplete_headers_are_refused(self):
+        body = self._body()
+        self._assert_refused(self._post(body), "missing_signature")
+        headers = {"Klarna-Signature": sign_klarna_signature(body, SECRET_KID)}
+        self._assert_refused(self._post(body, headers), "malformed_header")
+
+    def test_signed_but_unusable_bodies_are_refused(self):
+        for body, reason in (
+            (b'{"event_id": ', "malformed_json"),
+            (json.dumps({"event_type": "x.y"}).encode(), "missing_event_id"),
+            (json.dumps({"event_id": str(uuid.uuid4())}).encode(), "missing_event_type"),
+        ):
+            self._assert_refused(self._post(body, self._payload_signature(body)), reason)
+
+    def test_oversized_body_is_refused_before_verification(self):
+        body = self._body(padding="x" * 300_000)
+        self._assert_refused(self._post(body, self._payload_signature(body)), "body_too_large")
+
+    def test_refusal_log_names_the_reason_without_the_body(self):
+        body = self._body()
+        with self.assertLogs(webhook._security_logger.name, logging.WARNING) as logs:
+            self._post(body, self._payload_signature(body, "not-the-secret"))
+        output = "\n".join(logs.output)
+        self.assertIn("bad_signature", output)
+        self.assertNotIn(IBAN, output)
+        self.assertNotIn("ord-1", output)
+
+    # === IDEMPOTENCY === #
+
+    def test_duplicate_event_is_acknowledged_and_ignored(self):
+        body = self._body()
+        headers = self._payload_signature(body)
+        self.assertEqual(self._post(body, headers).json(), {"status": "accepted"})
+        response = self._post(body, headers)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {"status": "duplicate"})
+        self.assertEqual(len(self._events()), 1)
+
+    # === LEGACY FRAUD NOTIFICATIONS === #
+
+    def test_unsigned_fraud_notification_is_stored_for_a_known_order(self):
+        tx = self._create_transaction("direct", state="pending", klarna_order_id="ord-7")
+        body = json.dumps({"order_id": "ord-7", "event_type": "FRAUD_RISK_ACCEPTED"}).encode()
+        self.assertEqual(self._post(body).json(), {"status": "accepted"})
+        self.assertEqual(self._post(body).json(), {"status": "duplicate"})
+        event = self._events()
+        self.assertEqual(
+            (event.signature_scheme, event.transaction_id, event.state), ("unsigned", tx, "pending")
+        )
+
+    def test_unsigned_fraud_notification_for_an_unknown_order_is_refused(self):
+        body = json.dumps({"order_id": "ord-404", "event_type": "FRAUD_RISK_ACCEPTED"}).encode()
+        self._assert_refused(self._post(body), "unknown_order")
+
+    # === ADDRESSES === #
+
+    def test_allow_list_refuses_other_addresses(self):
+        body = self._body()
+        self.env["ir.config_parameter"].set_param(webhook.ALLOWED_IPS_PARAM, "10.0.0.0/8")
+        self._assert_refused(
+            self._post(body, self._payload_signature(body)), "address_not_allowed", 403
+        )
+        self.env["ir.config_parameter"].set_param(webhook.ALLOWED_IPS_PARAM, "10.0.0.0/8,127.0.0.1")
+        self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
+
+    def test_forwarded_address_is_believed_only_from_a_trusted_proxy(self):
+        body = self._body()
+        headers = self._payload_signature(body)
+        params = self.env["ir.config_parameter"]
+        params.set_param(webhook.ALLOWED_IPS_PARAM, "klarna")  # the test provider: playground
+        forwarded = {**headers, "X-Forwarded-For": "63.33.163.93"}
+        self._assert_refused(self._post(body, forwarded), "address_not_allowed", 403)
+        params.set_param(webhook.TRUSTED_PROXIES_PARAM, "127.0.0.0/8")
+        spoofed = {**headers, "X-Forwarded-For": "63.33.163.93, 198.51.100.7"}
+        self._assert_refused(self._post(body, spoofed), "address_not_allowed", 403)
+        production = {**headers, "X-Forwarded-For": "52.18.109.75"}
+        self._assert_refused(self._post(body, production), "address_not_allowed", 403)
+        self.assertEqual(self._post(body, forwarded).status_code, 200)
+
+    def test_repeated_failures_alert_the_admins_and_are_rate_limited(self):
+        body = self._body()
+        bad = self._payload_signature(body, "not-the-secret")
+        for _attempt in range(webhook.FAILURE_LIMIT):
+            self.assertEqual(self._post(body, bad).status_code, 400)
+        alert = self.env["mail.message"].search(
+            [("subject", "=", "Klarna: webhooks refused from 127.0.0.1")]
+        )
+        self.assertEqual(len(alert), 1)
+        self.assertIn(self.env.ref("base.user_admin").partner_id, alert.partner_ids)
+        self.assertNotIn(IBAN, alert.body)
+        self._assert_refused(self._post(body, self._payload_signature(body)), "rate_limited", 429)
+        self.assertEqual(self._post(body, bad).status_code, 429)
+        self.assertEqual(len(alert.search([("subject", "=", alert.subject)])), 1)

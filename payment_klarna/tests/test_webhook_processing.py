@@ -1,0 +1,243 @@
+import json
+from datetime import timedelta
+from unittest.mock import patch
+
+from psycopg2 import IntegrityError
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_klarna.klarna.client import KlarnaClient
+from odoo.addons.payment_klarna.klarna.errors import KlarnaUnavailable
+from odoo.addons.payment_klarna.klarna.events import LegacyNotification, parse_event
+from odoo.addons.payment_klarna.klarna.results import KlarnaOrder
+from odoo.addons.payment_klarna.klarna.signature import VerifiedSignature
+from odoo.addons.payment_klarna.models.payment_klarna_event import (
+    BACKOFF_SECONDS,
+    MAX_ATTEMPTS,
+    RETENTION_PARAM,
+)
+from odoo.addons.payment_klarna.tests.test_webhook import IBAN, WebhookCommon
+
+SIGNED = VerifiedSignature("payload-signature", "1", None)
+
+
+def klarna_order(status="AUTHORIZED", fraud_status="ACCEPTED", captured=0, refunded=0):
+    return KlarnaOrder(
+        order_id="ord-1",
+        status=status,
+        fraud_status=fraud_status,
+        order_amount=1111,
+        captured_amount=captured,
+        refunded_amount=refunded,
+        remaining_authorized_amount=1111 - captured,
+        purchase_currency="EUR",
+        expires_at=None,
+        captures=(),
+        refunds=(),
+        raw={},
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookProcessing(WebhookCommon):
+    def setUp(self):
+        super().setUp()
+        self.tx = self._create_transaction("direct", state="pending", klarna_order_id="ord-1")
+
+    def _store(self, event_type="non_guaranteed_payment.updated", **payload):
+        event = parse_event(self._body(event_type, **payload))
+        return self.Event.sudo()._klarna_store_event(event, self.klarna, SIGNED)
+
+    def _process(self, *events):
+        self.Event._cron_process()
+        for event in events:
+            event.invalidate_recordset()
+        self.tx.invalidate_recordset()
+
+    def _due_now(self, event):
+        event.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+
+    # === PAYMENT STATUS === #
+
+    def test_unpaid_keeps_the_transaction_pending(self):
+        event = self._store(payment_status="UNPAID")
+        self._process(event)
+        self.assertEqual(self.tx.state, "pending")
+        self.assertEqual((event.state, event.attempts), ("processed", 1))
+
+    def test_paid_uncaptured_order_becomes_authorized(self):
+        event = self._store(payment_status="PAID")
+        self._process(event)
+        self.assertEqual(self.tx.state, "authorized")
+        self.assertIn("pending -> authorized", event.outcome)
+
+    def test_paid_order_captured_at_placement_becomes_done(self):
+        self.klarna.klarna_capture_policy = "at_placement"
+        self._process(self._store(payment_status="PAID"))
+        self.assertEqual(self.tx.state, "done")
+
+    def test_closed_order_is_canceled(self):
+        self._process(self._store(payment_status="CLOSED"))
+        self.assertEqual(self.tx.state, "cancel")
+        self.assertIn("did not arrive in time", self.tx.state_message)
+
+    def test_late_unpaid_never_moves_a_paid_transaction_back(self):
+        paid = self._store(payment_status="PAID")
+        unpaid = self._store(payment_status="UNPAID")
+        # Klarna's retries reorder deliveries: the UNPAID arrives after the PAID.
+        paid.next_attempt_at = unpaid.next_attempt_at - timedelta(seconds=1)
+        self._process(paid, unpaid)
+        self.assertEqual(self.tx.state, "authorized")
+        self.assertEqual(unpaid.state, "processed")
+        self.assertIn("stays authorized", unpaid.outcome)
+
+    def test_duplicate_event_id_is_stored_once(self):
+        body = self._body()
+        first = self.Event._klarna_store_event(parse_event(body), self.klarna, SIGNED)
+        again = self.Event._klarna_store_event(parse_event(body), self.klarna, SIGNED)
+        self.assertTrue(first)
+        self.assertFalse(again)
+        self.assertEqual(self.Event.search_count([("event_id", "=", first.event_id)]), 1)
+
+    # === ORDER RE-READ === #
+
+    def test_fraud_notification_is_never_trusted_but_reread(self):
+        event = self.Event._klarna_store_legacy(
+            LegacyNotification(order_id="ord-1", event_type="FRAUD_RISK_REJECTED"), 0
+        )
+        with patch.object(
+            KlarnaClient, "get_order", autospec=True, return_value=klarna_order()
+        ) as get_order:
+            self._process(event)
+        get_order.assert_called_once()
+        self.assertEqual(get_order.call_args.args[1], "ord-1")
+        # The body said REJECTED; Klarna's order says ACCEPTED and that is what applies.
+        self.assertEqual(self.tx.state, "authorized")
+        self.assertEqual(self.tx.klarna_fraud_status, "ACCEPTED")
+        self.assertEqual(event.state, "processed")
+
+    def test_capture_notification_rereads_the_order(self):
+        self.tx._set_authorized()
+        event = self._store("order.captured")
+        with patch.object(
+            KlarnaClient,
+            "get_order",
+            autospec=True,
+            return_value=klarna_order("CAPTURED", captured=1111),
+        ):
+            self._process(event)
+        self.assertEqual(self.tx.state, "done")
+        self.assertIn("order CAPTURED", event.outcome)
+
+    def test_payment_request_expiry_cancels_a_payment_without_order(self):
+        tx = self._create_transaction("direct", reference="KLARNA-PR-1")
+        event = self._store("payment.request.state-change.expired", order_id=None)
+        event.sudo().reference = tx.reference
+        self._process(event)
+        tx.invalidate_recordset()
+        self.assertEqual(tx.state, "cancel")
+        self.assertEqual(event.transaction_id, tx)
+
+    def test_unknown_event_type_is_stored_and_ignored(self):
+        event = self._store("merchant.settings.updated")
+        self._process(event)
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual(self.tx.state, "pending")
+
+    # === FAILURES === #
+
+    @mute_logger("odoo.addons.payment_klarna.models.payment_klarna_event")
+    def test_failures_back_off_then_dead_letter_then_retry(self):
+        event = self._store(payment_status="PAID", order_id="ord-not-yet-placed")
+        before = fields.Datetime.now()
+        self._process(event)
+        self.assertEqual((event.state, event.attempts), ("pending", 1))
+        self.assertGreaterEqual(event.next_attempt_at, before + timedelta(seconds=BACKOFF_SECONDS))
+        self.assertIn("no transaction matches", event.last_error)
+        self._due_now(event)
+        self._process(event)
+        self.assertGreaterEqual(
+            event.next_attempt_at, before + timedelta(seconds=2 * BACKOFF_SECONDS)
+        )
+        for _attempt in range(MAX_ATTEMPTS - 2):
+            self._due_now(event)
+            self._process(event)
+        self.assertEqual((event.state, event.attempts), ("dead", MAX_ATTEMPTS))
+        self.assertEqual(self.klarna.klarna_dead_event_count, 1)
+        self._due_now(event)
+        self._process(event)
+        self.assertEqual(event.attempts, MAX_ATTEMPTS, "a dead letter is not picked up again")
+
+        self.tx.klarna_order_id = "ord-not-yet-placed"
+        event.action_retry()
+        self.assertEqual((event.state, event.attempts), ("pending", 0))
+        self._process(event)
+        self.assertEqual(event.state, "processed")
+        self.assertEqual(self.tx.state, "authorized")
+
+    @mute_logger("odoo.addons.payment_klarna.models.payment_klarna_event")
+    def test_klarna_outage_is_retried_and_a_dead_letter_can_be_resolved(self):
+        event = self.Event._klarna_store_legacy(
+            LegacyNotification(order_id="ord-1", event_type="FRAUD_RISK_ACCEPTED"), 0
+        )
+        with patch.object(KlarnaClient, "get_order", side_effect=KlarnaUnavailable("down")):
+            for _attempt in range(MAX_ATTEMPTS):
+                self._due_now(event)
+                self._process(event)
+        self.assertEqual(event.state, "dead")
+        self.assertIn("KlarnaUnavailable", event.last_error)
+        self.assertEqual(self.tx.state, "pending")
+        event.action_mark_resolved()
+        self.assertEqual(event.state, "resolved")
+        self.assertEqual(self.klarna.klarna_dead_event_count, 0)
+
+    def test_failed_handler_changes_nothing_of_its_own(self):
+        event = self._store(payment_status="PAID")
+        with (
+            patch.object(type(self.tx), "_set_authorized", side_effect=RuntimeError("boom")),
+            mute_logger("odoo.addons.payment_klarna.models.payment_klarna_event"),
+        ):
+            self._process(event)
+        self.assertEqual(self.tx.state, "pending")
+        self.assertEqual((event.state, event.attempts), ("pending", 1))
+        self.assertIn("RuntimeError: boom", event.last_error)
+
+    def test_provider_smart_button_opens_its_events(self):
+        action = self.klarna.action_klarna_view_events()
+        self.assertEqual(action["res_model"], "payment.klarna.event")
+        self.assertEqual(action["domain"], [("provider_id", "=", self.klarna.id)])
+
+    # === RETENTION === #
+
+    def test_purge_keeps_the_audit_trail_of_finished_events_only(self):
+        done = self._store(payment_status="UNPAID")
+        self._process(done)
+        waiting = self._store("payment.request.state-change.expired", order_id="ord-unknown")
+        old = fields.Datetime.now() - timedelta(days=31)
+        (done | waiting).sudo().write({"received_at": old})
+        self.env["ir.config_parameter"].set_param(RETENTION_PARAM, "30")
+        self.Event._cron_purge_payloads()
+        done.invalidate_recordset()
+        self.assertTrue(done.payload_purged)
+        self.assertFalse(done.payload)
+        self.assertEqual(
+            (done.event_type, done.state, done.transaction_id),
+            (done.event_type, "processed", self.tx),
+        )
+        self.assertTrue(done.outcome)
+        self.assertFalse(waiting.payload_purged)
+        self.assertEqual(waiting.payload["payload"]["order_id"], "ord-unknown")
+        self.assertNotIn(IBAN, json.dumps(waiting.payload))
+
+    def test_event_ids_are_unique_in_the_database(self):
+        event = self._store()
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            self.Event.sudo().create(
+                {
+                    "event_id": event.event_id,
+                    "event_type": "x",
+                    "received_at": fields.Datetime.now(),
+                }
+            )
