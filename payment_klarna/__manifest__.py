@@ -14,10 +14,15 @@
         "views/payment_provider_views.xml",
         "views/payment_klarna_signing_key_views.xml",
         "views/payment_klarna_event_views.xml",
+        "views/payment_klarna_templates.xml",
+        "data/ir_cron.xml",
         "data/ir_cron_webhooks.xml",
         "data/payment_provider_data.xml",
     ],
     "assets": {
+        "web.assets_frontend": [
+            "payment_klarna/static/src/js/**/*",
+        ],
         "web.assets_tests": [
             "payment_klarna/static/tests/tours/**/*",
         ],

@@ -26,3 +26,7 @@ SECRET_KEYS_ENV_VARIABLE = "PAYMENT_KLARNA_SECRET_KEYS"
 
 # An order id Klarna cannot know: reading it proves the credentials without side effects.
 CONNECTION_CHECK_ORDER_ID = "payment-klarna-connection-check"
+
+# Klarna's JS SDK; with a base-URL override (the simulator) it is served from that host.
+SDK_URL = "https://x.klarnacdn.net/kp/lib/v1/api.js"
+SDK_PATH = "/kp/lib/v1/api.js"

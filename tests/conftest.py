@@ -3,6 +3,7 @@
 ``payment_klarna/__init__.py`` imports Odoo, so the pure suite imports the inner
 package as a top-level ``klarna`` instead of ``payment_klarna.klarna``.
 """
+
 import os
 import sys
 

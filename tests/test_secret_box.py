@@ -1,5 +1,6 @@
 import pytest
 from cryptography.fernet import Fernet
+
 from klarna.secret_box import PREFIX, SecretBox, SecretBoxError, generate_key
 
 

@@ -181,6 +181,11 @@ class KlarnaClient:
         credentials = f"{config.username}:{config.password}".encode()
         self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
 
+    @property
+    def config(self):
+        """The settings this client was built with (read-only: KlarnaConfig is frozen)."""
+        return self._config
+
     # -- transport -----------------------------------------------------------
 
     def _call(self, method, path, what, body=None, idempotency_key=None):

@@ -1,2 +1,6 @@
-from . import payment_klarna_signing_key, payment_provider
-from . import payment_klarna_event
+from . import (
+    payment_klarna_event,
+    payment_klarna_signing_key,
+    payment_provider,
+    payment_transaction,
+)

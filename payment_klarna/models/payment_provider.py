@@ -1,7 +1,10 @@
+import json
 import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+from odoo.addons.payment import utils as payment_utils
 
 from .. import const
 from .. import utils as klarna_utils
@@ -60,6 +63,14 @@ class PaymentProvider(models.Model):
         default="manual",
         required_if_provider="klarna",
     )
+    klarna_checkout_flow = fields.Selection(
+        string="Checkout",
+        help="Embedded: Klarna's widget inside Odoo's payment form. Hosted: the customer is "
+        "redirected to Klarna's hosted payment page and back.",
+        selection=[("embedded", "Embedded widget"), ("hosted", "Klarna hosted page")],
+        default="embedded",
+        required_if_provider="klarna",
+    )
     klarna_signing_key_ids = fields.One2many(
         string="Webhook Signing Keys",
         comodel_name="payment.klarna.signing.key",
@@ -77,6 +88,13 @@ class PaymentProvider(models.Model):
     )
 
     # === COMPUTE METHODS === #
+
+    def _compute_feature_support_fields(self):
+        """Override of `payment` to enable partial captures, voids and refunds."""
+        super()._compute_feature_support_fields()
+        self.filtered(lambda p: p.code == "klarna").update(
+            {"support_manual_capture": "partial", "support_refund": "partial"}
+        )
 
     def _compute_klarna_api_password(self):
         for provider in self:
@@ -133,6 +151,49 @@ class PaymentProvider(models.Model):
             vals["capture_manually"] = const.CAPTURE_MANUALLY[vals["klarna_capture_policy"]]
 
     # === BUSINESS METHODS === #
+
+    @api.model
+    def _get_compatible_providers(self, *args, is_validation=False, report=None, **kwargs):
+        """Override of `payment` to hide Klarna where it cannot work: validations (no amount)."""
+        providers = super()._get_compatible_providers(
+            *args, is_validation=is_validation, report=report, **kwargs
+        )
+        if is_validation:
+            unfit = providers.filtered(lambda p: p.code == "klarna")
+            providers -= unfit
+            payment_utils.add_to_report(
+                report,
+                unfit,
+                available=False,
+                reason=self.env._("Klarna cannot save a payment method without a purchase"),
+            )
+        return providers
+
+    def _should_build_inline_form(self, is_validation=False):
+        """Override of `payment` to use the redirect flow with Klarna's hosted page."""
+        if self.code != "klarna":
+            return super()._should_build_inline_form(is_validation=is_validation)
+        return self.klarna_checkout_flow == "embedded"
+
+    def _get_redirect_form_view(self, is_validation=False):
+        """Override of `payment` to redirect only when the hosted page is chosen."""
+        if self.code != "klarna":
+            return super()._get_redirect_form_view(is_validation=is_validation)
+        if self.klarna_checkout_flow != "hosted":
+            return self.env["ir.ui.view"]
+        return self.env.ref("payment_klarna.redirect_form")
+
+    def _klarna_get_inline_form_values(self, payment_method_code):
+        """What the payment form needs to show Klarna's widget for a payment method."""
+        self.ensure_one()
+        base_url = self.sudo().klarna_base_url
+        return json.dumps(
+            {
+                "sdk_url": f"{base_url.rstrip('/')}{const.SDK_PATH}" if base_url else const.SDK_URL,
+                "category": const.PAYMENT_METHOD_CATEGORIES.get(payment_method_code, "pay_later"),
+                "flow": "direct" if self.klarna_checkout_flow == "embedded" else "redirect",
+            }
+        )
 
     def _get_supported_currencies(self):
         """Override of `payment` to return the currencies of Klarna's markets."""

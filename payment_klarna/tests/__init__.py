@@ -1,2 +1,10 @@
-from . import test_payload, test_provider, test_provider_form
-from . import test_webhook, test_webhook_concurrency, test_webhook_processing
+from . import (
+    test_checkout,
+    test_checkout_tour,
+    test_payload,
+    test_provider,
+    test_provider_form,
+    test_webhook,
+    test_webhook_concurrency,
+    test_webhook_processing,
+)

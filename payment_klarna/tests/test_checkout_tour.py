@@ -1,0 +1,91 @@
+"""The checkout in headless Chromium against the local Klarna simulator over real HTTP."""
+
+import unittest
+
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.payment_klarna.tests.common import KlarnaCommon
+
+try:
+    from klarna_simulator import Simulator
+except ImportError:  # the simulator lives beside the addon, not inside it
+    Simulator = None
+
+
+@tagged("post_install", "-at_install")
+class TestCheckoutTour(KlarnaCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if Simulator is None:
+            raise unittest.SkipTest("klarna_simulator is not importable: add the repository root "
+                                    "to PYTHONPATH")  # fmt: skip
+        cls.simulator = Simulator(username="tour_user", password="tour_pass", retry_delay=0.1)
+        cls.simulator.start()
+        cls.addClassCleanup(cls.simulator.stop)
+        cls.klarna.write(
+            {
+                "klarna_api_username": "tour_user",
+                "klarna_api_password": "tour_pass",
+                "klarna_base_url": cls.simulator.url,
+                "klarna_checkout_flow": "embedded",
+                "is_published": True,
+                "inline_form_view_id": cls.env.ref("payment_klarna.inline_form").id,
+            }
+        )
+        cls.klarna.payment_method_ids.active = True
+        website = cls.env["website"].get_current_website()
+        cls.env["product.product"].create(
+            {
+                "name": "Klarna Tour Chair",
+                "list_price": 120.0,
+                "type": "consu",
+                "is_published": True,
+                "website_id": website.id,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
+        cls.customer = cls.env["res.users"].create(
+            {
+                "name": "Kim Customer",
+                "login": "klarna_tour_customer",
+                "password": "klarna_tour_customer",
+                "email": "kim.customer@example.com",
+                "groups_id": [(6, 0, [cls.env.ref("base.group_portal").id])],
+            }
+        )
+        cls.customer.partner_id.write(
+            {
+                "street": "350 Fifth Avenue",
+                "city": "New York",
+                "zip": "10118",
+                "state_id": cls.env.ref("base.state_us_27").id,
+                "country_id": cls.env.ref("base.us").id,
+                "phone": "+1 212 736 3100",
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.simulator.reset()
+
+    def _orders(self):
+        return self.env["sale.order"].search([("partner_id", "=", self.customer.partner_id.id)])
+
+    def test_customer_pays_with_klarna_and_sees_a_confirmed_order(self):
+        self.start_tour("/shop", "payment_klarna_checkout_approve", login="klarna_tour_customer")
+        order = self._orders()
+        tx = order.transaction_ids
+        self.assertEqual(tx.state, "authorized")
+        self.assertTrue(tx.klarna_order_id)
+        self.assertEqual(order.state, "sale")
+        klarna_order = self.simulator.state.orders[tx.klarna_order_id]
+        self.assertEqual(klarna_order.order_amount, 12000)
+        self.assertEqual(klarna_order.merchant_reference1, tx.reference)
+
+    def test_declined_customer_keeps_a_payable_cart(self):
+        self.start_tour("/shop", "payment_klarna_checkout_decline", login="klarna_tour_customer")
+        order = self._orders()
+        self.assertEqual(order.state, "draft")
+        self.assertEqual(order.transaction_ids.mapped("state"), ["cancel"])
+        self.assertFalse(self.simulator.state.orders)
