@@ -29,6 +29,7 @@ MAPPING = [
     (403, "CAPTURE_NOT_ALLOWED", KlarnaConflict, False),
     (403, "CANCEL_NOT_ALLOWED", KlarnaConflict, False),
     (403, "READ_ONLY_ORDER", KlarnaConflict, False),
+    (403, "NOT_ALLOWED", KlarnaConflict, False),  # e.g. release or extend refused
     (404, "NOT_FOUND", KlarnaNotFound, False),
     (409, "CONFLICT", KlarnaConflict, False),
     (418, "TEAPOT", KlarnaError, False),

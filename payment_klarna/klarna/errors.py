@@ -11,7 +11,7 @@ Mapping from Klarna answers (see :func:`error_from_answer`):
 ===============================================  =========================  =========
 status / error_code                              class                      retryable
 ===============================================  =========================  =========
-any status with ``*_NOT_ALLOWED``,               KlarnaConflict             no
+any status with ``*NOT_ALLOWED``,                KlarnaConflict             no
 ``READ_ONLY_ORDER``
 409                                              KlarnaConflict             no
 400                                              KlarnaValidationError      no
@@ -122,7 +122,7 @@ class KlarnaProtocolError(KlarnaError):
     lead = "Klarna sent an unexpected answer"
 
 
-CONFLICT_CODES = frozenset({"READ_ONLY_ORDER"})
+CONFLICT_CODES = frozenset({"NOT_ALLOWED", "READ_ONLY_ORDER"})
 
 
 def _is_conflict_code(code):
