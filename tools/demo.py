@@ -78,11 +78,12 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
     signing_secret = _cached_secret(CACHE, "demo-signing-secret", lambda: secrets.token_hex(32))
     conf = odoo_conf(odoo_src, DB, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
     env = odoo_env(odoo_src, pgenv)
-    odoo_bin = [str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf), "-d", DB]
+    odoo_bin = [str(vpython), str(odoo_src / "odoo-bin")]
+    options = ["-c", str(conf), "-d", DB]
     if not _db_exists(pgenv):
         say(f"creating the demo database {DB} (website_sale with demo products; a few minutes)")
-        subprocess.run([*odoo_bin, "-i", "payment_klarna,website_sale", "--stop-after-init"],
-                       env=env, check=True)  # fmt: skip
+        install = ["-i", "payment_klarna,website_sale", "--stop-after-init"]
+        subprocess.run([*odoo_bin, *options, *install], env=env, check=True)
     script = CONFIGURE.format(
         user=SIM_USER,
         password=SIM_PASSWORD,
@@ -91,7 +92,7 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         key_secret=signing_secret,
         odoo_url=odoo_url,
     )
-    subprocess.run([*odoo_bin, "shell", "--no-http"], input=script, text=True, env=env,
+    subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, text=True, env=env,
                    check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     simulator = subprocess.Popen(
         [str(vpython), "-m", "klarna_simulator", "--host", "127.0.0.1",
@@ -101,7 +102,8 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         cwd=Path(__file__).resolve().parent.parent, env=env,
     )  # fmt: skip
     odoo = subprocess.Popen(
-        [*odoo_bin, "--http-interface", "127.0.0.1", "--http-port", str(args.port)], env=env
+        [*odoo_bin, *options, "--http-interface", "127.0.0.1", "--http-port", str(args.port)],
+        env=env,
     )
     try:
         if not _wait_for(f"{odoo_url}/web/login") or not _wait_for(f"{sim_url}/kp/lib/v1/api.js"):

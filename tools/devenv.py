@@ -416,6 +416,16 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
         counts = _junit_counts(junit)
         counts["ok"] = proc.returncode == 0 and counts["passed"] > 0 and not counts["skipped"]
         results["pytest-odoo"] = counts
+        say("odoo suite: callback and browser racing on a prefork server")
+        proc = run(
+            [str(vpython), str(ROOT / "tools" / "race_check.py"), str(odoo_src / "odoo-bin"),
+             str(conf), db],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        passed = proc.returncode == 0 and "0 duplicates" in proc.stdout
+        print(proc.stdout.strip()[-2000:] or proc.stderr[-3000:])
+        results["race"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
+                           "ok": passed}  # fmt: skip
         say("odoo suite: install, uninstall and reinstall on the same database")
         proc = run(
             [str(vpython), str(odoo_src / "odoo-bin"), "shell", "-c", str(conf),
