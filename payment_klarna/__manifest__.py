@@ -18,6 +18,8 @@
         "data/ir_cron.xml",
         "data/ir_cron_webhooks.xml",
         "data/payment_provider_data.xml",
+        "data/ir_cron_management.xml",
+        "views/payment_klarna_operation_views.xml",
     ],
     "assets": {
         "web.assets_frontend": [

@@ -1,6 +1,9 @@
 from . import (
     payment_klarna_event,
+    payment_klarna_operation,
     payment_klarna_signing_key,
     payment_provider,
     payment_transaction,
+    payment_transaction_management,
+    sale_order,
 )
