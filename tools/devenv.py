@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "payment_klarna"
+BRIDGE = "payment_klarna_stock"  # capture on delivery; installed through .odoo-ci.yml
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payment-klarna"
 ODOO_GIT = "https://github.com/odoo/odoo.git"
 DEBIAN_PACKAGES = {
@@ -400,6 +401,7 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
                 "-m",
                 "pytest",
                 f"{ADDON}/tests",
+                f"{BRIDGE}/tests",
                 "-q",
                 "-p",
                 "no:cacheprovider",
