@@ -256,6 +256,87 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertIn("error", result)
         create.assert_not_called()
 
+    def _session_params(self, route, access_token):
+        return {
+            "provider_id": self.klarna.id,
+            "payment_method_code": "klarna",
+            "transaction_route": route,
+            "access_token": access_token,
+        }
+
+    def _eur_order(self, price):
+        product = self.env["product.product"].create(
+            {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
+        )
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "EUR", "currency_id": self.currency_euro.id}
+        )
+        return self.env["sale.order"].create(
+            {
+                "partner_id": self.partner.id,
+                "pricelist_id": pricelist.id,
+                "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
+            }
+        )
+
+    def test_session_for_a_portal_invoice_uses_the_invoice(self):
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.partner.id,
+                "currency_id": self.currency_euro.id,
+                "invoice_line_ids": [
+                    (0, 0, {"name": "Consulting", "quantity": 2, "price_unit": 40.0,
+                            "tax_ids": [(5, 0, 0)]}),
+                ],
+            }
+        )  # fmt: skip
+        invoice.action_post()
+        route = f"/invoice/transaction/{invoice.id}"
+        with patch.object(KlarnaClient, "create_session", return_value=session()) as create:
+            result = self._rpc(
+                KlarnaController._session_url,
+                self._session_params(route, invoice._portal_ensure_token()),
+            )
+            self.assertIn("result", result)
+            payload = create.call_args.args[0]
+            self.assertEqual(payload["order_amount"], 8000)
+            self.assertEqual(payload["merchant_reference2"], invoice.name)
+            create.reset_mock()
+            refused = self._rpc(KlarnaController._session_url, self._session_params(route, "x"))
+        self.assertIn("error", refused)
+        create.assert_not_called()
+
+    def test_cart_changed_after_the_widget_opened_is_sent_again(self):
+        order = self._eur_order(100.0)
+        route = f"/shop/payment/transaction/{order.id}"
+        with patch.object(KlarnaClient, "create_session", return_value=session("sess-c")) as create:
+            opened = self._rpc(
+                KlarnaController._session_url,
+                self._session_params(route, order._portal_ensure_token()),
+            )["result"]
+        first_total = order.amount_total
+        self.assertEqual(create.call_args.args[0]["order_amount"], round(first_total * 100))
+        # Another tab adds a line; the transaction is created for the new total.
+        order.order_line = [(0, 0, {"product_id": order.order_line.product_id.id})]
+        tx = self._tx(
+            klarna_session_id=False,
+            amount=order.amount_total,
+            sale_order_ids=[(6, 0, order.ids)],
+            reference=order.name,
+        )
+        with patch.object(KlarnaClient, "update_session") as update:
+            self._rpc(
+                KlarnaController._prepare_url,
+                {
+                    **self._tx_params(tx),
+                    "session_id": "sess-c",
+                    "session_signature": opened["session_signature"],
+                },
+            )
+        self.assertEqual(order.amount_total, 2 * first_total)
+        self.assertEqual(update.call_args.args[1]["order_amount"], round(2 * first_total * 100))
+
     def test_prepare_then_authorize_places_the_order(self):
         tx = self._tx(klarna_session_id=False)
         with patch.object(KlarnaClient, "create_session", return_value=session("sess-9")):
