@@ -8,10 +8,13 @@ answers with the first outcome instead of acting twice), and the reconciliation 
 by reading the Klarna order. What Odoo did with the outcome (child transactions, states) lives
 in the caller's transaction; reconciliation compares that with the Klarna order independently.
 
-Under Odoo's test runner every test is one transaction in which commits are forbidden, so the
-log is written in the caller's transaction there; the tests reproduce what a crash leaves.
+In tests (Odoo's runner or pytest-odoo) every test is one transaction in which commits are
+forbidden, so the log is written in the caller's transaction there; the tests reproduce what a
+crash leaves. Requests served to an HttpCase get the test transaction from
+``registry.cursor()`` anyway.
 """
 
+import threading
 from contextlib import contextmanager
 
 from odoo import api, fields, models, modules
@@ -27,7 +30,8 @@ ANSWERED = ("done", "failed")
 @contextmanager
 def journal_env(env):
     """An environment whose writes are committed at once, whatever happens to ``env``'s."""
-    if modules.module.current_test:
+    # Odoo's test runner and pytest-odoo both mark the thread running the tests.
+    if getattr(threading.current_thread(), "testing", False) or modules.module.current_test:
         yield env
         return
     with env.registry.cursor() as cr:
