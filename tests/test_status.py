@@ -206,12 +206,12 @@ FORWARD = {
 CONFLICTS = {(D, C), (D, E), (C, D), (C, E), (E, D), (E, C)}
 
 
-@pytest.mark.parametrize(("current", "new"), itertools.product([None, *Outcome], Outcome))
+@pytest.mark.parametrize(("current", "new"), list(itertools.product([None, *Outcome], Outcome)))
 def test_forward_matrix(current, new):
     assert is_forward(current, new) is (new in FORWARD[current])
 
 
-@pytest.mark.parametrize(("current", "new"), itertools.product([None, *Outcome], Outcome))
+@pytest.mark.parametrize(("current", "new"), list(itertools.product([None, *Outcome], Outcome)))
 def test_conflict_matrix(current, new):
     assert is_conflict(current, new) is ((current, new) in CONFLICTS)
 
