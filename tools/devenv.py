@@ -73,7 +73,7 @@ def read_ci_config(path=ROOT / ".odoo-ci.yml"):
             config[key] = _scalar(value) if value else []
         else:
             raise SetupError(f"{path.name}:{number}: unsupported syntax: {raw.strip()!r}")
-    for required in ("odoo_series", "python", "install", "test_tags", "lint"):
+    for required in ("odoo_series", "python", "postgresql", "install", "test_tags", "lint"):
         if required not in config:
             raise SetupError(f"{path.name}: missing key {required!r}")
     return config
@@ -199,17 +199,27 @@ def ensure_venv(python, odoo_src):
 
 
 # ---------------------------------------------------------------- PostgreSQL
-def postgres_env():
+def postgres_env(version):
     """Connection settings for a server we can create databases on.
 
-    The ``PG*`` variables or the local socket come first; failing both, a
-    throwaway cluster is started in the cache (loopback and socket only).
+    The ``PG*`` variables or the local socket come first (a server of another major
+    version than ``.odoo-ci.yml`` declares is used, with a warning); failing both, a
+    throwaway cluster of the declared version, when installed, is started (socket only).
     """
     env = dict(os.environ)
     if _pg_ok(env):
+        show = ["psql", "-d", env.get("PGDATABASE", "postgres"), "-Atc", "SHOW server_version"]
+        found = run(show, env=env, capture_output=True, text=True, check=False).stdout
+        found = found.split(".")[0]
+        if found != str(version):
+            say(f"warning: PostgreSQL {found} answers; .odoo-ci.yml declares {version}")
         return env, None
-    cluster = CACHE / "pgcluster"
-    bindir = Path(run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
+    # initdb refuses root; as root the cluster belongs to `nobody`, which cannot enter
+    # root's home, so it lives under /var/tmp instead of the cache.
+    cluster = CACHE / "pgcluster" if os.geteuid() else Path("/var/tmp/payment-klarna-pgcluster")  # noqa: S108
+    bindir = Path(f"/usr/lib/postgresql/{version}/bin")
+    if not bindir.is_dir():
+        bindir = Path(run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
     initdb, pg_ctl = _pg_tool(bindir, "initdb"), _pg_tool(bindir, "pg_ctl")
     user = os.environ.get("USER", "odoo") if os.geteuid() else "nobody"
     sock = cluster / "run"
@@ -518,7 +528,7 @@ def cmd_test(args):
     ]
     ok = pure_ok and lint_ok
     if odoo_src:
-        pgenv, stop = postgres_env()
+        pgenv, stop = postgres_env(config["postgresql"])
         try:
             for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
                 lines.append(
@@ -571,7 +581,7 @@ def cmd_demo(args):
         raise SetupError("make demo needs an Odoo 18 source: set ODOO_SRC")
     ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev"])
     vpython = ensure_venv(python, odoo_src)
-    pgenv, stop = postgres_env()
+    pgenv, stop = postgres_env(config["postgresql"])
     try:
         return run_demo(vpython, odoo_src, config, pgenv, args)
     finally:
