@@ -91,10 +91,11 @@ class PaymentProvider(models.Model):
 
     def _compute_feature_support_fields(self):
         """Override of `payment` to enable partial captures, voids and refunds."""
-        super()._compute_feature_support_fields()
+        res = super()._compute_feature_support_fields()
         self.filtered(lambda p: p.code == "klarna").update(
             {"support_manual_capture": "partial", "support_refund": "partial"}
         )
+        return res
 
     def _compute_klarna_api_password(self):
         for provider in self:

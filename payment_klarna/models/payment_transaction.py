@@ -37,9 +37,9 @@ class PaymentTransaction(models.Model):
     klarna_order_id = fields.Char(
         string="Klarna Order ID", readonly=True, copy=False, index="btree_not_null"
     )
-    klarna_session_id = fields.Char(string="Klarna Session ID", readonly=True, copy=False)
-    klarna_payment_category = fields.Char(string="Klarna Payment Category", readonly=True)
-    klarna_fraud_status = fields.Char(string="Klarna Fraud Status", readonly=True, copy=False)
+    klarna_session_id = fields.Char(readonly=True, copy=False)
+    klarna_payment_category = fields.Char(readonly=True)
+    klarna_fraud_status = fields.Char(readonly=True, copy=False)
     klarna_callback_token_hash = fields.Char(
         readonly=True, copy=False, index="btree_not_null", groups="base.group_system"
     )
@@ -364,13 +364,13 @@ class PaymentTransaction(models.Model):
             limit=200,
         )
         for tx in txs:
+            # One failure must not undo the others; a crash before the cron's commit is
+            # harmless: the next run repeats the placement with the same idempotency key.
             try:
                 with self.env.cr.savepoint():
                     tx._klarna_recover(now)
             except (KlarnaError, UserError, ValidationError) as error:
                 _logger.warning("Klarna recovery of %s failed: %s", tx.reference, error)
-            if not self.env.context.get("klarna_no_commit"):
-                self.env.cr.commit()
 
     def _klarna_recover(self, now):
         token = self.sudo().klarna_authorization_token
