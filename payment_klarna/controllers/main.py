@@ -57,7 +57,9 @@ class KlarnaController(http.Controller):
         The cart comes from the document the payment form pays, after the same access
         check its transaction route makes; the browser gives no amount that matters.
         """
-        provider_sudo = request.env["payment.provider"].sudo().browse(int(provider_id)).exists()
+        provider_sudo = request.env["payment.provider"].sudo()
+        if isinstance(provider_id, int) and not isinstance(provider_id, bool):
+            provider_sudo = provider_sudo.browse(provider_id).exists()
         if not provider_sudo or provider_sudo.code != "klarna" or provider_sudo.state == "disabled":
             raise ValidationError(request.env._("Klarna: this payment provider is not available."))
         draft_values = self._klarna_document_values(

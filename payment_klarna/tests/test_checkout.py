@@ -232,6 +232,19 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertIn("error", tampered)
         create.assert_not_called()
 
+    def test_session_with_a_bad_provider_is_a_clear_error(self):
+        for provider_id in ("1; drop", None, self.dummy_provider.id, 10**9):
+            with self.subTest(provider_id=provider_id):
+                result = self._rpc(
+                    KlarnaController._session_url,
+                    {**self._session_params("/payment/transaction", "x"),
+                     "provider_id": provider_id},
+                )  # fmt: skip
+                self.assertEqual(
+                    result["error"]["data"]["message"],
+                    "Klarna: this payment provider is not available.",
+                )
+
     def test_session_for_someone_elses_order_is_refused(self):
         order = self.env["sale.order"].create(
             {
