@@ -58,6 +58,30 @@ DEFAULT_RETENTION_DAYS = 30
 MAX_ERROR_LENGTH = 2000
 
 FINAL_STATES = ("processed", "ignored", "resolved")
+# ``_trigger()`` wakes the cron workers through a connection to the ``postgres`` database
+# that Odoo does not pool (about 15 ms, more than the rest of the request), so a process
+# does it at most once a second. Every new event also writes a trigger row, so the cron
+# is due at the next wake-up in any case; a run drains every event committed before it
+# ends, so only one committed in a run's last instant waits for the next wake-up.
+WAKE_INTERVAL_SECONDS = 1.0
+
+
+class _Throttle:
+    """Allow an action at most once per ``interval`` seconds in this process."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self.last = float("-inf")
+
+    def ready(self):
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
+_wakeups = _Throttle(WAKE_INTERVAL_SECONDS)
 
 
 class TransactionBusy(Exception):
@@ -188,51 +212,68 @@ class PaymentKlarnaEvent(models.Model):
 
     @api.model
     def _klarna_insert(self, *, order_id, reference, occurred_at, payload, **values):
-        """Insert once, in one statement, and wake the worker; False for a duplicate.
+        """Insert once and make the inbox cron due, in one round trip; False for a duplicate.
 
-        ``ON CONFLICT DO NOTHING`` makes a duplicate a no-op. Under Odoo's REPEATABLE
-        READ a copy committed by another worker after this request's snapshot still
-        surfaces as a serialization failure: it is caught in a savepoint and means
-        "duplicate", so the request is neither retried nor logged as an SQL error.
+        ``ON CONFLICT DO NOTHING`` makes a duplicate a no-op, and the cron trigger row is
+        written only with a new event. Under Odoo's REPEATABLE READ a copy committed by
+        another worker after this request's snapshot still surfaces as a serialization
+        failure: the savepoint opened in the same round trip is rolled back and the
+        event counts as a duplicate, so the request is neither retried by Odoo nor
+        logged as an SQL error. (The savepoint needs no release: the commit ends it.)
         """
+        cron = self.env.ref("payment_klarna.cron_process_events")
+        now = fields.Datetime.now()
         query = SQL(
             """
-            INSERT INTO payment_klarna_event (
-                event_id, event_type, provider_id, klarna_order_id, reference, payment_status,
-                signature_scheme, signing_key_id, occurred_at, payload, transaction_id,
-                state, attempts, received_at, next_attempt_at,
-                create_uid, write_uid, create_date, write_date
+            SAVEPOINT klarna_event_insert;
+            WITH event AS (
+                INSERT INTO payment_klarna_event (
+                    event_id, event_type, provider_id, klarna_order_id, reference,
+                    payment_status, signature_scheme, signing_key_id, occurred_at, payload,
+                    transaction_id, state, attempts, received_at, next_attempt_at,
+                    create_uid, write_uid, create_date, write_date
+                )
+                VALUES (
+                    %(event_id)s, %(event_type)s, %(provider_id)s, %(order_id)s,
+                    %(reference)s, %(payment_status)s, %(scheme)s, %(key_id)s,
+                    %(occurred_at)s, %(payload)s::jsonb,
+                    COALESCE(
+                        (SELECT id FROM payment_transaction
+                          WHERE klarna_order_id = %(order_id)s LIMIT 1),
+                        (SELECT id FROM payment_transaction
+                          WHERE reference = %(reference)s LIMIT 1)
+                    ),
+                    'pending', 0, %(now)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+                )
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING id
+            ), cron_trigger AS (
+                INSERT INTO ir_cron_trigger (
+                    cron_id, call_at, create_uid, write_uid, create_date, write_date
+                )
+                SELECT %(cron_id)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s FROM event
             )
-            VALUES (
-                %(event_id)s, %(event_type)s, %(provider_id)s, %(order_id)s, %(reference)s,
-                %(payment_status)s, %(scheme)s, %(key_id)s, %(occurred_at)s, %(payload)s::jsonb,
-                COALESCE(
-                    (SELECT id FROM payment_transaction WHERE klarna_order_id = %(order_id)s
-                     LIMIT 1),
-                    (SELECT id FROM payment_transaction WHERE reference = %(reference)s LIMIT 1)
-                ),
-                'pending', 0, %(now)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s
-            )
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING id
+            SELECT id FROM event
             """,
             order_id=order_id,
             reference=reference,
             occurred_at=occurred_at and occurred_at.replace(tzinfo=None),
             payload=json.dumps(payload),
-            now=fields.Datetime.now(),
+            cron_id=cron.id,
+            now=now,
             uid=self.env.uid,
             **values,
         )
         try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(query, log_exceptions=False)
-                inserted = self.env.cr.fetchone()
+            self.env.cr.execute(query, log_exceptions=False)
+            inserted = self.env.cr.fetchone()
         except pg_errors.SerializationFailure:
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT klarna_event_insert")
             inserted = None
         if not inserted:
             return False
-        self.env.ref("payment_klarna.cron_process_events")._trigger()
+        if _wakeups.ready():
+            cron._trigger()  # wake the cron workers now (see WAKE_INTERVAL_SECONDS)
         return self.browse(inserted[0])
 
     @api.model
@@ -384,9 +425,18 @@ class PaymentKlarnaEvent(models.Model):
 
     def _klarna_handle_payment_status(self, tx):
         """Pay Now standalone: UNPAID pending, PAID authorized or done, CLOSED canceled."""
-        captured = tx.provider_id.klarna_capture_policy == "at_placement" or any(
-            child.operation == "capture" and child.state == "done"
-            for child in tx.child_transaction_ids
+        captured = self.payment_status == "PAID" and (
+            tx.provider_id.klarna_capture_policy == "at_placement"
+            or bool(
+                tx.search_count(
+                    [
+                        ("source_transaction_id", "=", tx.id),
+                        ("operation", "=", "capture"),
+                        ("state", "=", "done"),
+                    ],
+                    limit=1,
+                )
+            )
         )
         outcome = outcome_for_payment_status(self.payment_status, captured=captured)
         message = None
@@ -489,7 +539,7 @@ class PaymentKlarnaEvent(models.Model):
             except pg_errors.SerializationFailure:
                 # Changed since this batch's snapshot: read it again in the next run.
                 raise TransactionBusy() from None
-        tx.invalidate_recordset()
+        # Locked without a serialization failure: the snapshot's row is the latest.
         return tx
 
     def _klarna_find_transaction(self):

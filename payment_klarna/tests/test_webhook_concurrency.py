@@ -102,3 +102,25 @@ class TestWebhookConcurrency(TransactionCase):
         event.invalidate_recordset()
         self.assertEqual((event.state, event.attempts), ("processed", 1))
         self.assertEqual(worker["payment.transaction"].browse(tx.id).state, "authorized")
+
+    def test_duplicate_committed_after_the_snapshot_is_a_duplicate_not_an_error(self):
+        values = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "merchant.settings.updated",
+            "provider_id": None,
+            "payment_status": None,
+            "scheme": "payload-signature",
+            "key_id": "1",
+            "order_id": None,
+            "reference": None,
+            "occurred_at": None,
+            "payload": {},
+        }
+        late, early = self._env(), self._env()
+        late.cr.execute("SELECT 1")  # REPEATABLE READ: the snapshot is taken here
+        first = early["payment.klarna.event"]._klarna_insert(**values)
+        early.cr.commit()
+        self.addCleanup(self._delete, "payment_klarna_event", first.ids)
+        self.assertFalse(late["payment.klarna.event"]._klarna_insert(**values))
+        late.cr.execute("SELECT count(*) FROM payment_klarna_event WHERE id = %s", [first.id])
+        self.assertEqual(late.cr.fetchone(), (0,), "the request's snapshot is still usable")
