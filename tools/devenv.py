@@ -476,10 +476,11 @@ def _odoo_log_result(log, returncode):
 
 
 def _addon_files(pattern="*"):
-    """The addon's files as pre-commit would pass them (hooks take files, not folders)."""
+    """The addons' files as pre-commit would pass them (hooks take files, not folders)."""
     return sorted(
         str(path.relative_to(ROOT))
-        for path in (ROOT / ADDON).rglob(pattern)
+        for addon in (ADDON, BRIDGE)
+        for path in (ROOT / addon).rglob(pattern)
         if path.is_file() and "__pycache__" not in path.parts
     )
 
@@ -491,7 +492,7 @@ def lint(vpython, config):
             [str(vpython), "-m", "ruff", "check", "."],
             [str(vpython), "-m", "ruff", "format", "--check", "."],
         ],
-        "pylint-odoo": [[str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON]],
+        "pylint-odoo": [[str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON, BRIDGE]],
         "oca-hooks": [
             [str(vpython.parent / "oca-checks-odoo-module"), *_addon_files()],
             *(

@@ -71,6 +71,11 @@ class PaymentProvider(models.Model):
         default="embedded",
         required_if_provider="klarna",
     )
+    klarna_auto_extend = fields.Boolean(
+        string="Extend Authorizations",
+        help="Every day, extend the authorization of uncaptured Klarna orders that expire "
+        "within a week. Otherwise Odoo warns on the sales order.",
+    )
     klarna_signing_key_ids = fields.One2many(
         string="Webhook Signing Keys",
         comodel_name="payment.klarna.signing.key",

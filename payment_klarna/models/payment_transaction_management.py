@@ -56,16 +56,6 @@ def _expiry(klarna_order):
     return moment
 
 
-class PaymentProvider(models.Model):
-    _inherit = "payment.provider"  # pylint: disable=consider-merging-classes-inherited
-
-    klarna_auto_extend = fields.Boolean(
-        string="Extend Authorizations",
-        help="Every day, extend the authorization of uncaptured Klarna orders that expire "
-        "within a week. Otherwise Odoo warns on the sales order.",
-    )
-
-
 class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"  # pylint: disable=consider-merging-classes-inherited
 
