@@ -15,3 +15,6 @@ demo:
 
 wheel:
 	$(PYTHON) tools/devenv.py wheel
+
+bench:
+	$(PYTHON) bench/webhook_bench.py

@@ -45,7 +45,7 @@ PAYMENT_REQUEST_OUTCOMES = {
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
-BUSY_DELAY_SECONDS = 15  # the transaction was locked by a callback or a staff action
+BUSY_DELAY_SECONDS = 2  # the transaction was locked by a callback, a staff action or a cron
 LOCK_RETRY_DELAYS = (0.05, 0.2, 0.5)
 BATCH_SIZE = 100
 RUN_SECONDS = 50  # one cron run; Odoo reschedules at once while events remain
@@ -324,7 +324,12 @@ class PaymentKlarnaEvent(models.Model):
                 self.env.cr.rollback()
                 continue
             if not events:
-                break
+                if not self._klarna_wait_for_postponed(deadline):
+                    break
+                if auto_commit:
+                    # A fresh snapshot for the next claim.
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                continue
             events._klarna_process()
             done += len(events)
             if auto_commit:
@@ -334,6 +339,23 @@ class PaymentKlarnaEvent(models.Model):
         )
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
+
+    @api.model
+    def _klarna_wait_for_postponed(self, deadline):
+        """Sleep until the next event postponed on a busy transaction is due, if that is
+        within :data:`BUSY_DELAY_SECONDS` and this run: a cron worker would otherwise only
+        see it at its next wake-up, up to a minute later. False when there is none."""
+        self.env.cr.execute(
+            SQL("SELECT min(next_attempt_at) FROM payment_klarna_event WHERE state = 'pending'")
+        )
+        due = self.env.cr.fetchone()[0]
+        if due is None:
+            return False
+        wait = (due - fields.Datetime.now()).total_seconds()
+        if not 0 < wait <= BUSY_DELAY_SECONDS or time.monotonic() + wait >= deadline:
+            return False
+        time.sleep(wait)
+        return True
 
     @api.model
     def _klarna_claim(self, limit):

@@ -1,0 +1,474 @@
+"""Benchmark the Klarna webhook against Odoo's own Stripe webhook, on a real prefork Odoo.
+
+One command (``make bench`` or ``python3 bench/webhook_bench.py``):
+
+1. copies the template database (``klarna_tpl``) to a throwaway ``klarna_bench``, updates
+   payment_klarna there, installs payment_stripe, and prepares a Klarna provider with a
+   signing key, a Stripe provider with a webhook secret, draft Stripe transactions and
+   pending Klarna transactions;
+2. starts Odoo in prefork mode (4 HTTP workers, no cron worker) and measures, in the
+   same run with the same flags, the acknowledgement latency (p50/p99, connect time
+   included: one new connection per request, as Klarna does) and throughput at 1 and
+   20 concurrent senders for: the Stripe route with an event type Stripe ignores (the
+   floor: Odoo's dispatch cost alone), the Stripe route with signed
+   ``payment_intent.succeeded`` events completing real transactions (the peer), and
+   our route with unique events and with every event delivered twice;
+3. restarts the same server with 2 cron workers and measures how fast they drain the
+   inbox backlog (at least 5,000 events).
+
+The sender is stdlib Python on the same machine (loopback only); its cost is the
+same for every route. Odoo retries after serialization failures are counted from the
+server log. Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with tools/devenv.py
+when unset), ``BENCH_ADDONS`` (the folder holding payment_klarna; the repository by
+default), ``BENCH_PORT``.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "payment_klarna"))
+
+from klarna.signature import sign_payload_signature  # noqa: E402
+
+TEMPLATE_DB = "klarna_tpl"
+DB = "klarna_bench"
+PORT = int(os.environ.get("BENCH_PORT", "18199"))
+WORKERS = 4
+KLARNA_SECRET = "bench-signing-key"  # noqa: S105 - a throwaway bench database
+STRIPE_SECRET = "whsec_bench"  # noqa: S105 - a throwaway bench database
+KLARNA_URL = "/klarna/webhook"
+STRIPE_URL = "/payment/stripe/webhook"
+SENDERS = (1, 20)
+REQUESTS = {1: 400, 20: 2000}
+WARMUP = 200
+BACKLOG = 5000
+KLARNA_ORDERS = 2000
+
+SETUP = """
+import json
+env = env(context=dict(env.context, tracking_disable=True))
+klarna = env.ref("payment_klarna.payment_provider_klarna")
+klarna.write({{"state": "test", "klarna_api_username": "PK_bench", "klarna_api_password": "x"}})
+env["payment.klarna.signing.key"].create(
+    {{"provider_id": klarna.id, "key_id": "1", "secret": {klarna_secret!r}}}
+)
+stripe = env.ref("payment.payment_provider_stripe")
+stripe.write({{
+    "state": "test", "stripe_secret_key": "sk_test_bench",
+    "stripe_publishable_key": "pk_test_bench",
+    "stripe_webhook_secret": {stripe_secret!r},
+}})
+partner = env.ref("base.partner_admin")
+eur = env.ref("base.EUR")
+eur.active = True
+card = env.ref("payment.payment_method_card")
+env["payment.transaction"].create([
+    {{"provider_id": stripe.id, "payment_method_id": card.id, "amount": 10.0,
+      "currency_id": eur.id, "partner_id": partner.id, "reference": f"BENCH-STRIPE-{{i}}",
+      "operation": "online_direct"}}
+    for i in range({stripe_txs})
+])
+env["payment.transaction"].create([
+    {{"provider_id": klarna.id, "payment_method_id": env.ref("payment.payment_method_klarna").id,
+      "amount": 11.11, "currency_id": eur.id, "partner_id": partner.id,
+      "reference": f"BENCH-KLARNA-{{i}}", "klarna_order_id": f"bench-ord-{{i}}",
+      "state": "pending"}}
+    for i in range({klarna_txs})
+])
+env.cr.commit()
+print("BENCH-SETUP-OK")
+"""
+
+
+def run(argv, **kwargs):
+    """Run one of the bench's own commands (PostgreSQL tools by absolute path)."""
+    if not os.path.isabs(argv[0]):
+        argv = [shutil.which(argv[0]) or argv[0], *argv[1:]]
+    return subprocess.run(argv, check=True, **kwargs)  # noqa: S603 - fixed argv lists
+
+
+def say(message):
+    print(f"[bench] {message}", flush=True)
+
+
+def odoo_paths():
+    python, src = os.environ.get("ODOO_PYTHON"), os.environ.get("ODOO_SRC")
+    if not (python and src):
+        found = json.loads(
+            run(
+                [sys.executable, str(ROOT / "tools" / "devenv.py"), "env"],
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        python, src = python or found["venv_python"], src or found["odoo_src"]
+    return python, Path(src)
+
+
+def write_config(workdir, src):
+    addons = os.environ.get("BENCH_ADDONS", str(ROOT))
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    config = workdir / "odoo.conf"
+    config.write_text(
+        "[options]\n"
+        f"addons_path = {src / 'addons'},{src / 'odoo' / 'addons'},{addons}\n"
+        f"data_dir = {workdir / 'data'}\n"
+        f"payment_klarna_secret_keys = {key}\n"
+        f"db_name = {DB}\ndbfilter = ^{DB}$\nlist_db = False\n"
+    )
+    return config
+
+
+def prepare_database(python, src, config, workdir):
+    say(f"copying {TEMPLATE_DB} to {DB}")
+    run(["dropdb", "--if-exists", DB])
+    run(["createdb", "-T", TEMPLATE_DB, DB])
+    odoo = [python, str(src / "odoo-bin"), "-c", str(config), "-d", DB]
+    say("updating payment_klarna, installing payment_stripe")
+    with open(workdir / "install.log", "w") as log:
+        run(
+            [*odoo, "-u", "payment_klarna", "-i", "payment_stripe", "--stop-after-init"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    stripe_txs = sum(REQUESTS.values()) + WARMUP
+    script = SETUP.format(
+        klarna_secret=KLARNA_SECRET,
+        stripe_secret=STRIPE_SECRET,
+        stripe_txs=stripe_txs,
+        klarna_txs=KLARNA_ORDERS,
+    )
+    say(f"creating {stripe_txs} Stripe and {KLARNA_ORDERS} Klarna transactions")
+    done = run(
+        [python, str(src / "odoo-bin"), "shell", *odoo[2:], "--no-http", "--log-level=warn"],
+        input=script,
+        capture_output=True,
+        text=True,
+    )
+    if "BENCH-SETUP-OK" not in done.stdout:
+        raise SystemExit(f"setup failed:\n{done.stdout}\n{done.stderr}")
+
+
+class Server:
+    def __init__(self, python, src, config, log, cron_workers):
+        self.cmd = [
+            python,
+            str(src / "odoo-bin"),
+            "-c",
+            str(config),
+            "-d",
+            DB,
+            f"--workers={WORKERS}",
+            f"--max-cron-threads={cron_workers}",
+            f"--http-port={PORT}",
+            "--http-interface=127.0.0.1",
+            "--limit-time-real=600",
+            "--limit-time-cpu=600",
+            "--limit-request=100000",
+            "--log-level=warn",
+            "--log-handler=odoo.service.model:INFO",
+        ]
+        self.log = log
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv list
+            self.cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                status, _ = request("GET", "/web/health", b"", {})
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit("Odoo did not start; see the server log")
+
+    def __exit__(self, *exc):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def request(method, path, body, headers):
+    """One request on a new connection: the latency includes the connect."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, data
+    finally:
+        connection.close()
+
+
+def run_load(requests, senders):
+    """Send prepared ``(path, body, headers)`` requests from ``senders`` threads."""
+    work = queue.Queue()
+    for item in requests:
+        work.put(item)
+    latencies, statuses, lock = [], {}, threading.Lock()
+
+    def sender():
+        while True:
+            try:
+                path, body, headers = work.get_nowait()
+            except queue.Empty:
+                return
+            started = time.perf_counter()
+            status, _ = request("POST", path, body, headers)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "throughput": len(latencies) / wall,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        "statuses": statuses,
+    }
+
+
+def stripe_request(event_type, reference):
+    body = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": event_type,
+            "data": {
+                "object": {
+                    "id": f"pi_{uuid.uuid4().hex[:24]}",
+                    "object": "payment_intent",
+                    "description": reference,
+                    "status": "succeeded",
+                    "amount": 1000,
+                    "currency": "eur",
+                }
+            },
+        }
+    ).encode()
+    timestamp = int(time.time())
+    signature = hmac.new(
+        STRIPE_SECRET.encode(), f"{timestamp}.{body.decode()}".encode(), hashlib.sha256
+    ).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "Stripe-Signature": f"t={timestamp},v1={signature}",
+    }
+    return STRIPE_URL, body, headers
+
+
+class KlarnaEvents:
+    """Unique Pay Now status events for the bench's Klarna orders (UNPAID, then PAID)."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def next(self):
+        index = self.sent
+        self.sent += 1
+        order = index % KLARNA_ORDERS
+        status = "UNPAID" if index < KLARNA_ORDERS else "PAID"
+        body = json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "non_guaranteed_payment.updated",
+                "occurred_at": "2024-05-30T10:25:55.000Z",
+                "payload": {
+                    "order_id": f"bench-ord-{order}",
+                    "purchase_currency": "EUR",
+                    "order_amount": 1111,
+                    "payment_status": status,
+                    "expected_payments": [
+                        {
+                            "payment_amount": 1111,
+                            "debtor": {"account_holder_name": "Bench Person", "iban": "DE0000"},
+                        }
+                    ],
+                },
+            }
+        ).encode()
+        return body
+
+    @staticmethod
+    def signed(body):
+        signature = sign_payload_signature(body, KLARNA_SECRET, 1, int(time.time() * 1000))
+        return (
+            KLARNA_URL,
+            body,
+            {"Content-Type": "application/json", "Payload-Signature": signature},
+        )
+
+
+def psql(query):
+    out = run(["psql", "-d", DB, "-At", "-c", query], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def ack_benchmarks(klarna):
+    stripe_index = iter(range(10**9))
+    results = []
+    say("warming up every worker on both routes")
+    run_load([stripe_request("customer.created", "x") for _ in range(WARMUP)], 20)
+    run_load([klarna.signed(klarna.next()) for _ in range(WARMUP)], 20)
+    run_load(
+        [
+            stripe_request("payment_intent.succeeded", f"BENCH-STRIPE-{next(stripe_index)}")
+            for _ in range(WARMUP)
+        ],
+        20,
+    )
+    for senders in SENDERS:
+        count = REQUESTS[senders]
+        scenarios = {
+            "floor: Stripe, ignored event type": [
+                stripe_request("customer.created", "none") for _ in range(count)
+            ],
+            "peer: Stripe, payment_intent.succeeded": [
+                stripe_request("payment_intent.succeeded", f"BENCH-STRIPE-{next(stripe_index)}")
+                for _ in range(count)
+            ],
+            "ours: Klarna, unique events": [klarna.signed(klarna.next()) for _ in range(count)],
+        }
+        twice = []
+        for _ in range(count // 2):
+            item = klarna.signed(klarna.next())
+            twice += [item, item]
+        scenarios["ours: Klarna, every event twice"] = twice
+        for name, requests in scenarios.items():
+            say(f"{senders} sender(s): {name} ({len(requests)} requests)")
+            result = run_load(requests, senders)
+            results.append({"senders": senders, "name": name, **result})
+    return results
+
+
+def drain_benchmark(python, src, config, log, klarna):
+    pending = int(psql("SELECT count(*) FROM payment_klarna_event WHERE state = 'pending'"))
+    if pending < BACKLOG:
+        say(f"topping the backlog up from {pending} to {BACKLOG} events through the route")
+        with Server(python, src, config, log, cron_workers=0):
+            run_load([klarna.signed(klarna.next()) for _ in range(BACKLOG - pending)], 20)
+    backlog = int(psql("SELECT count(*) FROM payment_klarna_event WHERE state = 'pending'"))
+    say(f"draining {backlog} events with 2 cron workers")
+    with Server(python, src, config, log, cron_workers=2):
+        started = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            left = int(psql("SELECT count(*) FROM payment_klarna_event WHERE state = 'pending'"))
+            now = time.monotonic()
+            if started is None and left < backlog:
+                started = now
+            if left == 0:
+                break
+            time.sleep(0.2)
+        finished = time.monotonic()
+    outcome = psql(
+        "SELECT string_agg(state || ': ' || n, ', ') FROM "
+        "(SELECT state, count(*) n FROM payment_klarna_event GROUP BY state ORDER BY state) s"
+    )
+    first_last = psql(
+        "SELECT extract(epoch FROM max(processed_at) - min(processed_at)) "
+        "FROM payment_klarna_event WHERE processed_at IS NOT NULL"
+    )
+    return {
+        "backlog": backlog,
+        "seconds": finished - started,
+        "rate": backlog / (finished - started),
+        "states": outcome,
+        "db_span": float(first_last or 0),
+        "left": left,
+    }
+
+
+def report(results, drain, retries):
+    by = {(r["senders"], r["name"].split(":")[0]): r for r in results if "twice" not in r["name"]}
+    lines = [
+        "| senders | route | requests | req/s | p50 ms | p99 ms | answers |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
+        lines.append(
+            f"| {r['senders']} | {r['name']} | {r['requests']} | {r['throughput']:.0f} | "
+            f"{r['p50']:.1f} | {r['p99']:.1f} | {answers} |"
+        )
+    lines += [
+        "",
+        "| senders | ours/peer p99 | ours/floor p99 | ours/floor req/s | ours/peer req/s |",
+        "|---|---|---|---|---|",
+    ]
+    for senders in SENDERS:
+        ours, peer, floor = by[(senders, "ours")], by[(senders, "peer")], by[(senders, "floor")]
+        lines.append(
+            f"| {senders} | {ours['p99'] / peer['p99']:.2f} | {ours['p99'] / floor['p99']:.2f} | "
+            f"{ours['throughput'] / floor['throughput']:.2f} | "
+            f"{ours['throughput'] / peer['throughput']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Odoo request retries after serialization failures (server log): {retries}",
+        "",
+        f"Drain: {drain['backlog']} events in {drain['seconds']:.1f} s = "
+        f"**{drain['rate']:.0f} events/s** with 2 cron workers "
+        f"(first to last processed_at in the database: {drain['db_span']:.0f} s; "
+        f"final states: {drain['states']}; left pending: {drain['left']})",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    python, src = odoo_paths()
+    workdir = Path(tempfile.mkdtemp(prefix="klarna-bench-"))
+    try:
+        config = write_config(workdir, src)
+        prepare_database(python, src, config, workdir)
+        klarna = KlarnaEvents()
+        server_log = workdir / "server.log"
+        with open(server_log, "w") as log:
+            with Server(python, src, config, log, cron_workers=0):
+                results = ack_benchmarks(klarna)
+            drain = drain_benchmark(python, src, config, log, klarna)
+        retries = server_log.read_text().count("tries left")
+        print()
+        print(
+            f"machine: {os.cpu_count()} CPUs; Odoo prefork, {WORKERS} HTTP workers; "
+            f"PostgreSQL {psql('SHOW server_version')}; Python {sys.version.split()[0]}"
+        )
+        print(report(results, drain, retries))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
