@@ -1,2 +1,1 @@
-from . import main
-from . import webhook
+from . import main, webhook

@@ -633,33 +633,3 @@ class PaymentKlarnaEvent(models.Model):
         )
         events.write({"payload": False, "payload_purged": True})
         return len(events)
-
-
-class PaymentProvider(models.Model):
-    _inherit = "payment.provider"
-
-    klarna_dead_event_count = fields.Integer(
-        string="Dead Letters",
-        compute="_compute_klarna_dead_event_count",
-        groups="base.group_system",
-    )
-
-    def _compute_klarna_dead_event_count(self):
-        counts = dict(
-            self.env["payment.klarna.event"]._read_group(
-                [("provider_id", "in", self.ids), ("state", "=", "dead")],
-                ["provider_id"],
-                ["__count"],
-            )
-        )
-        for provider in self:
-            provider.klarna_dead_event_count = counts.get(provider, 0)
-
-    def action_klarna_view_events(self):
-        """The provider's webhook events, dead letters first."""
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "payment_klarna.action_payment_klarna_event"
-        )
-        action["domain"] = [("provider_id", "=", self.id)]
-        return action

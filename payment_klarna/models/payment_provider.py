@@ -83,6 +83,11 @@ class PaymentProvider(models.Model):
         groups="base.group_system",
         context={"active_test": False},
     )
+    klarna_dead_event_count = fields.Integer(
+        string="Dead Letters",
+        compute="_compute_klarna_dead_event_count",
+        groups="base.group_system",
+    )
     klarna_webhook_url = fields.Char(
         string="Webhook URL", compute="_compute_klarna_urls", help="Register it with Klarna."
     )
@@ -123,6 +128,17 @@ class PaymentProvider(models.Model):
             provider.klarna_authorization_callback_url = (
                 base_url + KlarnaController._authorization_callback_prefix + "<token>"
             )
+
+    def _compute_klarna_dead_event_count(self):
+        counts = dict(
+            self.env["payment.klarna.event"]._read_group(
+                [("provider_id", "in", self.ids), ("state", "=", "dead")],
+                ["provider_id"],
+                ["__count"],
+            )
+        )
+        for provider in self:
+            provider.klarna_dead_event_count = counts.get(provider, 0)
 
     # === CONSTRAINT METHODS === #
 
@@ -280,3 +296,12 @@ class PaymentProvider(models.Model):
             "tag": "display_notification",
             "params": {"type": kind, "message": message, "sticky": kind == "danger"},
         }
+
+    def action_klarna_view_events(self):
+        """The provider's webhook events, dead letters first."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "payment_klarna.action_payment_klarna_event"
+        )
+        action["domain"] = [("provider_id", "=", self.id)]
+        return action
