@@ -528,10 +528,12 @@ def cmd_test(args):
         f"pure suite: {pure['passed']} passed, {pure['failed']} failed, {pure['skipped']} skipped"
     ]
     ok = pure_ok and lint_ok
+    suites = []
     if odoo_src:
         pgenv, stop = postgres_env(config["postgresql"])
         try:
             for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
+                suites.append(res)
                 lines.append(
                     f"odoo suite ({name}): {res['passed']} passed, {res['failed']} "
                     f"failed, {res['skipped']} skipped"
@@ -543,7 +545,11 @@ def cmd_test(args):
     else:
         lines.append(SKIP_LINE)
     lines.append(f"lint: {'clean' if lint_ok else 'FAILED'}")
-    print("\n".join(["", "=" * 60, *lines, "=" * 60]))
+    passed, failed = pure["passed"], pure["failed"]
+    for res in suites:
+        passed, failed = passed + res["passed"], failed + res["failed"] + res["skipped"]
+    # Last, alone on its line: the closing summary CI reads.
+    print("\n".join(["", "=" * 60, *lines, "=" * 60, f"total: {passed} passed, {failed} failed"]))
     return 0 if ok else 1
 
 
