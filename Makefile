@@ -2,7 +2,7 @@
 # virtual environment, PostgreSQL role, Chromium) and reads .odoo-ci.yml.
 PYTHON ?= python3
 
-.PHONY: test lint demo wheel
+.PHONY: test lint demo wheel bench
 
 test:
 	$(PYTHON) tools/devenv.py test
