@@ -167,12 +167,22 @@ def ensure_debian_packages(names):
 
 
 def ensure_venv(python, odoo_src):
-    """A virtual environment keyed by the hash of the requirements it was built from."""
+    """The suites' environment: Odoo's pinned requirements (when Odoo is there) and ours."""
     reqs = [ROOT / "requirements.txt"] + ([odoo_src / "requirements.txt"] if odoo_src else [])
+    return _venv(python, "odoo" if odoo_src else "pure", reqs, odoo_src)
+
+
+def ensure_lint_venv(python):
+    """Lint tools apart from Odoo's pins, so every machine lints with the same versions."""
+    return _venv(python, "lint", [ROOT / "requirements-lint.txt"], None)
+
+
+def _venv(python, kind, reqs, odoo_src):
+    """A virtual environment keyed by the hash of the requirements it was built from."""
     digest = hashlib.sha256(python.encode() + SETUPTOOLS_PIN.encode())
     for req in reqs:
         digest.update(req.read_bytes())
-    venv = CACHE / f"venv-{'odoo' if odoo_src else 'pure'}-{digest.hexdigest()[:12]}"
+    venv = CACHE / f"venv-{kind}-{digest.hexdigest()[:12]}"
     vpython = venv / "bin" / "python"
     if (venv / ".complete").exists():
         return vpython
@@ -522,7 +532,7 @@ def cmd_test(args):
     if odoo_src:
         ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev", "chromium"])
     vpython = ensure_venv(python, odoo_src)
-    lint_ok = lint(vpython, config) if not args.no_lint else True
+    lint_ok = lint(ensure_lint_venv(python), config) if not args.no_lint else True
     pure, pure_ok = pure_suite(vpython)
     lines = [
         f"pure suite: {pure['passed']} passed, {pure['failed']} failed, {pure['skipped']} skipped"
@@ -556,8 +566,7 @@ def cmd_test(args):
 def cmd_lint(_args):
     config = read_ci_config()
     python = find_python(config["python"])
-    vpython = ensure_venv(python, odoo_source(config["odoo_series"], python))
-    return 0 if lint(vpython, config) else 1
+    return 0 if lint(ensure_lint_venv(python), config) else 1
 
 
 def cmd_env(_args):
