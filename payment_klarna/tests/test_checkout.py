@@ -210,16 +210,21 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
     def _tx_params(self, tx):
         return {"reference": tx.reference, "access_token": tx._klarna_access_token()}
 
-    def test_session_for_a_payment_link_needs_its_access_token(self):
-        params = {
-            "provider_id": self.klarna.id,
-            "payment_method_code": "klarna",
-            "transaction_route": "/payment/transaction",
+    def _payment_link_params(self):
+        """What the payment form sends for a generic payment link (/payment/pay)."""
+        return {
+            **self._session_params(
+                "/payment/transaction",
+                self._generate_test_access_token(self.partner.id, self.amount, self.currency.id),
+            ),
             "amount": self.amount,
             "currency_id": self.currency.id,
             "partner_id": self.partner.id,
         }
-        token = self._generate_test_access_token(self.partner.id, self.amount, self.currency.id)
+
+    def test_session_for_a_payment_link_needs_its_access_token(self):
+        params = self._payment_link_params()
+        token = params.pop("access_token")
         with patch.object(KlarnaClient, "create_session", return_value=session()) as create:
             result = self._rpc(KlarnaController._session_url, {**params, "access_token": token})
             self.assertEqual(result["result"]["client_token"], "client-token")
@@ -351,20 +356,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
     def test_prepare_then_authorize_places_the_order(self):
         tx = self._tx(klarna_session_id=False)
         with patch.object(KlarnaClient, "create_session", return_value=session("sess-9")):
-            opened = self._rpc(
-                KlarnaController._session_url,
-                {
-                    "provider_id": self.klarna.id,
-                    "payment_method_code": "klarna",
-                    "transaction_route": "/payment/transaction",
-                    "amount": self.amount,
-                    "currency_id": self.currency.id,
-                    "partner_id": self.partner.id,
-                    "access_token": self._generate_test_access_token(
-                        self.partner.id, self.amount, self.currency.id
-                    ),
-                },
-            )["result"]
+            opened = self._rpc(KlarnaController._session_url, self._payment_link_params())["result"]
         with patch.object(KlarnaClient, "update_session") as update:
             prepared = self._rpc(
                 KlarnaController._prepare_url,
