@@ -1,6 +1,6 @@
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from psycopg2 import errors as pg_errors
 
@@ -132,9 +132,10 @@ class PaymentTransaction(models.Model):
             session = client.create_session(self._klarna_session_payload())
             self.klarna_session_id = session.session_id
             self.klarna_payment_category = self._klarna_category()
-            return_url = f"{base_url}{KlarnaController._hpp_return_url}?" + "&".join(
-                [f"reference={self.reference}", f"access_token={self._klarna_access_token()}"]
+            query = urlencode(
+                {"reference": self.reference, "access_token": self._klarna_access_token()}
             )
+            return_url = f"{base_url}{KlarnaController._hpp_return_url}?{query}"
             hpp = client.create_hpp_session(
                 {
                     "payment_session_url": f"{client.config.api_url}/payments/v1/sessions/"

@@ -513,7 +513,8 @@ class TestHostedPageRedirect(KlarnaCheckoutCommon):
         self.assertIn('name="token" value="xyz"', form)
         urls = create_hpp.call_args.args[0]["merchant_urls"]
         self.assertIn("{{authorization_token}}", urls["success"])
-        self.assertIn(tx.reference, urls["cancel"])
+        # The reference travels URL-encoded ("Test Transaction" has a space).
+        self.assertIn("reference=Test+Transaction", urls["cancel"])
         self.assertEqual(tx.klarna_session_id, "sess-h")
 
     def test_unreachable_klarna_is_a_clear_error(self):
