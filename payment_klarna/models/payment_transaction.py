@@ -100,6 +100,15 @@ class PaymentTransaction(models.Model):
         token = callback_token.new_token()
         self.sudo().klarna_callback_token_hash = callback_token.hash_token(token)
         base_url = self.provider_id.get_base_url().rstrip("/")
+        if self.provider_id.state == "enabled" and not base_url.startswith("https://"):
+            # Klarna calls production merchant URLs over HTTPS only.
+            raise UserError(
+                self.env._(
+                    "Klarna: the shop's address (%(url)s) must use https to take live Klarna "
+                    "payments. Set the website's domain or web.base.url to an https address.",
+                    url=base_url,
+                )
+            )
         payload["merchant_urls"] = {
             "authorization": base_url + KlarnaController._authorization_callback_prefix + token,
         }

@@ -526,6 +526,22 @@ class TestHostedPageRedirect(KlarnaCheckoutCommon):
         ):
             tx._get_processing_values()
 
+    def test_live_payments_need_an_https_callback_url(self):
+        tx = self._tx()
+        self.klarna.state = "enabled"
+        self.env["ir.config_parameter"].set_param("web.base.url", "http://shop.example.com")
+        with (
+            patch.object(KlarnaClient, "update_session") as update,
+            self.assertRaisesRegex(UserError, "must use https"),
+        ):
+            tx._klarna_attach_session("sess-1")
+        update.assert_not_called()
+        self.env["ir.config_parameter"].set_param("web.base.url", "https://shop.example.com")
+        with patch.object(KlarnaClient, "update_session") as update:
+            tx._klarna_attach_session("sess-1")
+        callback = update.call_args.args[1]["merchant_urls"]["authorization"]
+        self.assertTrue(callback.startswith("https://shop.example.com/payment/klarna/"))
+
     def test_expired_session_at_attach_says_reload(self):
         tx = self._tx()
         with (
