@@ -189,3 +189,11 @@ def error_from_answer(status, body, *, correlation_id=None, retry_after=None):
     if cls is KlarnaProtocolError:
         return KlarnaProtocolError("the API never answers with this status", **kwargs)
     return cls(**kwargs)
+
+
+class RejectedInput(ValueError):
+    """Inbound data (a webhook, a callback) we refuse; ``reason_code`` names why for logs."""
+
+    def __init__(self, reason_code, message):
+        super().__init__(message)
+        self.reason_code = reason_code

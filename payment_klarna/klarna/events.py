@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from .errors import RejectedInput
+
 DEFAULT_MAX_BYTES = 256 * 1024
 _SMALL_BODY_MAX_BYTES = 16 * 1024
 
@@ -61,12 +63,8 @@ _RFC3339 = re.compile(
 )
 
 
-class EventError(ValueError):
+class EventError(RejectedInput):
     """A body that is not a usable Klarna event; nothing may be done with it."""
-
-    def __init__(self, reason_code, message):
-        super().__init__(message)
-        self.reason_code = reason_code
 
 
 @dataclass(frozen=True)

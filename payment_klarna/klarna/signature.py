@@ -35,6 +35,8 @@ from binascii import Error as Base64Error
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .errors import RejectedInput
+
 SCHEME_PAYLOAD_SIGNATURE = "payload-signature"
 SCHEME_KLARNA_SIGNATURE = "klarna-signature"
 
@@ -67,12 +69,8 @@ _MAX_TS_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant datet
 _KEY_ID = re.compile(r"[\x21-\x7e]+")
 
 
-class SignatureError(ValueError):
+class SignatureError(RejectedInput):
     """A webhook whose origin cannot be proven; answer non-2xx and do nothing else."""
-
-    def __init__(self, reason_code, message):
-        super().__init__(message)
-        self.reason_code = reason_code
 
 
 @dataclass(frozen=True)

@@ -474,18 +474,14 @@ class PaymentKlarnaEvent(models.Model):
         return self._klarna_sync_order(tx, "fraud notification")[0]
 
     def _klarna_handle_order_change(self, tx):
-        """A capture, refund or cancellation made on Klarna's side: ask Klarna."""
-        outcome, order = self._klarna_sync_order(tx, "webhook")
-        if "refund" in self.event_type.lower() and order.refunded_amount:
-            tx._klarna_log(
-                self.env._(
-                    "Klarna reports %(amount)s (minor units) refunded on order %(order)s; "
-                    "record the refund in Odoo if it was made in Klarna's portal.",
-                    amount=order.refunded_amount,
-                    order=order.order_id,
-                )
-            )
-        return outcome
+        """A capture, refund or cancellation made on Klarna's side: reconcile with the order.
+
+        Reconciliation reads the order from Klarna and records captures and refunds made
+        outside Odoo as child transactions, so the event's claim itself is never applied.
+        """
+        before = tx.state
+        order = tx._klarna_reconcile()
+        return self._klarna_describe(tx, before, f"order {order.status}")
 
     def _klarna_handle_payment_request(self, tx):
         """Payment request states: an order, if any, is re-read; a final state before any

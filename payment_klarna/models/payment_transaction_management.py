@@ -591,7 +591,9 @@ class PaymentTransaction(models.Model):
 
     def _klarna_reconcile(self):
         """Read the order and correct Odoo: unknown outcomes, captures and refunds made
-        elsewhere, and the end of the order (cancelled, expired, closed, fully captured)."""
+        elsewhere, and the end of the order (cancelled, expired, closed, fully captured).
+
+        Returns the order as read, for callers that report what Klarna said."""
         self.ensure_one()
         self._klarna_lock()
         klarna_order = self._klarna_read_order()
@@ -599,6 +601,7 @@ class PaymentTransaction(models.Model):
         self._klarna_reconcile_captures(klarna_order)
         self._klarna_reconcile_refunds(klarna_order)
         self._klarna_reconcile_status(klarna_order)
+        return klarna_order
 
     def _klarna_resolve_intents(self, klarna_order):
         """Close operations whose outcome is unknown with what the order shows."""

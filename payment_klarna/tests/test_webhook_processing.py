@@ -11,7 +11,7 @@ from odoo.tools import mute_logger
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.errors import KlarnaUnavailable
 from odoo.addons.payment_klarna.klarna.events import LegacyNotification, parse_event
-from odoo.addons.payment_klarna.klarna.results import KlarnaOrder
+from odoo.addons.payment_klarna.klarna.results import Capture, KlarnaOrder, Refund
 from odoo.addons.payment_klarna.klarna.signature import VerifiedSignature
 from odoo.addons.payment_klarna.models.payment_klarna_event import (
     BACKOFF_SECONDS,
@@ -241,3 +241,38 @@ class TestWebhookProcessing(WebhookCommon):
                     "received_at": fields.Datetime.now(),
                 }
             )
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookOrderChange(WebhookCommon):
+    def test_refund_made_in_klarnas_portal_becomes_an_odoo_refund(self):
+        """The event is only a hint: the order read from Klarna is reconciled into Odoo."""
+        tx = self._create_transaction(
+            "direct", state="authorized", klarna_order_id="ord-1", amount=11.11
+        )
+        order = KlarnaOrder(
+            order_id="ord-1",
+            status="CAPTURED",
+            fraud_status="ACCEPTED",
+            order_amount=1111,
+            captured_amount=1111,
+            refunded_amount=500,
+            remaining_authorized_amount=0,
+            purchase_currency="EUR",
+            expires_at=None,
+            captures=(Capture("cap-1", 1111, "2025-01-02T10:00:00.000Z", 0, None, None),),
+            refunds=(Refund("ref-1", 500, "2025-01-03T10:00:00.000Z", None, None),),
+            raw={},
+        )
+        event = self.Event.sudo()._klarna_store_event(
+            parse_event(self._body("order.refund.created")), self.klarna, SIGNED
+        )
+        with patch.object(KlarnaClient, "get_order", return_value=order):
+            self.Event._cron_process()
+        event.invalidate_recordset()
+        self.assertEqual(event.state, "processed")
+        self.assertEqual(tx.state, "done")
+        refunds = tx.child_transaction_ids.filtered(lambda child: child.operation == "refund")
+        self.assertRecordValues(
+            refunds, [{"amount": -5.0, "state": "done", "provider_reference": "ref-1"}]
+        )
