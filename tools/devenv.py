@@ -34,9 +34,14 @@ DEBIAN_PACKAGES = {
     "libsasl2-dev": "/usr/include/sasl/sasl.h",
     "libpq-dev": "/usr/include/postgresql/libpq-fe.h",
 }
-# Old sdists in Odoo's pins do not build with newer setuptools, and Odoo's gevent
-# worker imports pkg_resources, which setuptools 81 removed.
+# Old sdists in Odoo's pins do not build with newer setuptools: a build constraint.
 SETUPTOOLS_PIN = "setuptools<70"
+# At run time Odoo's gevent process resolves gevent's entry points through
+# pkg_resources: setuptools 81 removed it, and before 70 it cannot match today's
+# normalised wheel names (zope_interface-*.dist-info for "zope.interface"), so the
+# gevent process crash-loops in prefork mode and burns a core.
+SETUPTOOLS_RUNTIME = "setuptools>=70,<81"
+GEVENT_CHECK = "import pkg_resources; pkg_resources.require('gevent')"
 SKIP_LINE = "odoo suite: SKIPPED (no Odoo 18 source; set ODOO_SRC)"
 
 
@@ -45,7 +50,8 @@ class SetupError(RuntimeError):
 
 
 def say(message):
-    print(f"[devenv] {message}", flush=True)
+    """Progress on stderr, so ``env``'s JSON on stdout stays parseable."""
+    print(f"[devenv] {message}", file=sys.stderr, flush=True)
 
 
 def run(cmd, check=True, **kwargs):
@@ -179,7 +185,7 @@ def ensure_lint_venv(python):
 
 def _venv(python, kind, reqs, odoo_src):
     """A virtual environment keyed by the hash of the requirements it was built from."""
-    digest = hashlib.sha256(python.encode() + SETUPTOOLS_PIN.encode())
+    digest = hashlib.sha256(python.encode() + SETUPTOOLS_PIN.encode() + SETUPTOOLS_RUNTIME.encode())
     for req in reqs:
         digest.update(req.read_bytes())
     venv = CACHE / f"venv-{kind}-{digest.hexdigest()[:12]}"
@@ -204,6 +210,11 @@ def _venv(python, kind, reqs, odoo_src):
     pins = ["-c", str(odoo_src / "requirements.txt")] if odoo_src else []
     for req in reversed(reqs):
         run([*pip, "-r", str(req), *([] if req.parent == odoo_src else pins)], env=env)
+    if odoo_src:
+        env.pop("PIP_CONSTRAINT")
+        run([*pip, SETUPTOOLS_RUNTIME], env=env)
+        if run([str(vpython), "-W", "ignore", "-c", GEVENT_CHECK], check=False).returncode:
+            raise SetupError(f"{venv}: Odoo's gevent process would not start (see above)")
     (venv / ".complete").write_text("\n".join(str(r) for r in reqs))
     return vpython
 
