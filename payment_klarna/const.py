@@ -30,3 +30,8 @@ CONNECTION_CHECK_ORDER_ID = "payment-klarna-connection-check"
 # Klarna's JS SDK; with a base-URL override (the simulator) it is served from that host.
 SDK_URL = "https://x.klarnacdn.net/kp/lib/v1/api.js"
 SDK_PATH = "/kp/lib/v1/api.js"
+
+# System parameters of the webhook route (see README, "Webhooks").
+WEBHOOK_MAX_AGE_PARAM = "payment_klarna.webhook_max_age"
+WEBHOOK_ALLOWED_IPS_PARAM = "payment_klarna.webhook_allowed_ips"
+WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"

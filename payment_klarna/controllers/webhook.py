@@ -17,7 +17,6 @@ from functools import lru_cache
 
 from odoo import http
 from odoo.http import request
-from odoo.tools import SQL
 
 from .. import utils as klarna_utils
 from ..klarna import signature as klarna_signature
@@ -31,10 +30,6 @@ from .main import KlarnaController
 
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
-
-MAX_AGE_PARAM = "payment_klarna.webhook_max_age"
-ALLOWED_IPS_PARAM = "payment_klarna.webhook_allowed_ips"
-TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
 
 # The allow-list keyword standing for Klarna's published webhook addresses (EU) of the
 # environments in use: production for enabled providers, playground for test ones.
@@ -145,15 +140,16 @@ class KlarnaWebhookController(http.Controller):
     )
     def klarna_webhook(self):
         """Store a verified event and acknowledge it; the inbox worker acts on it later."""
-        env = request.env
-        params = env["ir.config_parameter"].sudo()
-        address = self._klarna_client_address(params.get_param(TRUSTED_PROXIES_PARAM))
+        env = request.env(su=True)
+        key_rows, max_age, allowed, trusted = env[
+            "payment.klarna.signing.key"
+        ]._klarna_webhook_config()
+        address = self._klarna_client_address(trusted)
         now = time.time()
         if failures.is_blocked(address, now):
             _security_logger.warning("Klarna webhook from %s refused: rate limited", address)
             return self._klarna_answer(429, RATE_LIMITED)
-        key_sets, states = self._klarna_signing_keys()
-        allowed = params.get_param(ALLOWED_IPS_PARAM)
+        key_sets, states = self._klarna_key_sets(env, key_rows)
         if allowed and not self._klarna_is_allowed(address, allowed, states):
             return self._klarna_refuse(address, now, NOT_ALLOWED, 403)
         httprequest = request.httprequest
@@ -161,16 +157,15 @@ class KlarnaWebhookController(http.Controller):
             return self._klarna_refuse(address, now, "body_too_large")
         body = httprequest.get_data(cache=False)
         headers = httprequest.headers
-        events = env["payment.klarna.event"].sudo()
+        events = env["payment.klarna.event"]
         if "Payload-Signature" not in headers and "Klarna-Signature" not in headers:
             return self._klarna_receive_legacy(events, body, address, now)
-        max_age = int(params.get_param(MAX_AGE_PARAM) or klarna_signature.DEFAULT_MAX_AGE)
         try:
             provider_id, verified = self._klarna_verify(body, headers, key_sets, now, max_age)
             event = parse_event(body)
         except (klarna_signature.SignatureError, EventError) as error:
             return self._klarna_refuse(address, now, error.reason_code)
-        provider = env["payment.provider"].sudo().browse(provider_id)
+        provider = env["payment.provider"].browse(provider_id)
         stored = events._klarna_store_event(event, provider, verified)
         _logger.info(
             "Klarna webhook %s (%s) %s",
@@ -224,27 +219,12 @@ class KlarnaWebhookController(http.Controller):
         raise best
 
     @staticmethod
-    def _klarna_signing_keys():
-        """The active keys of each usable Klarna provider, and the providers' states.
-
-        One query per request; secrets are decrypted once per worker (:class:`_SecretCache`).
-        """
-        env = request.env
-        env.cr.execute(
-            SQL(
-                """
-                SELECT p.id, p.state, k.key_id, k.secret_encrypted
-                  FROM payment_provider p
-             LEFT JOIN payment_klarna_signing_key k
-                    ON k.provider_id = p.id AND k.active AND k.secret_encrypted IS NOT NULL
-                 WHERE p.code = 'klarna' AND p.state != 'disabled'
-              ORDER BY p.state = 'enabled' DESC, p.id
-                """
-            )
-        )
+    def _klarna_key_sets(env, key_rows):
+        """The active keys of each usable Klarna provider, and the providers' states;
+        secrets are decrypted once per worker (:class:`_SecretCache`)."""
         key_sets = {}
         states = set()
-        for provider_id, state, key_id, ciphertext in env.cr.fetchall():
+        for provider_id, state, key_id, ciphertext in key_rows:
             states.add(state)
             if key_id:
                 key_sets.setdefault(provider_id, {})[key_id] = _secrets.get(env, ciphertext)

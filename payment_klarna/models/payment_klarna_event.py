@@ -58,30 +58,6 @@ DEFAULT_RETENTION_DAYS = 30
 MAX_ERROR_LENGTH = 2000
 
 FINAL_STATES = ("processed", "ignored", "resolved")
-# ``_trigger()`` wakes the cron workers through a connection to the ``postgres`` database
-# that Odoo does not pool (about 15 ms, more than the rest of the request), so a process
-# does it at most once a second. Every new event also writes a trigger row, so the cron
-# is due at the next wake-up in any case; a run drains every event committed before it
-# ends, so only one committed in a run's last instant waits for the next wake-up.
-WAKE_INTERVAL_SECONDS = 1.0
-
-
-class _Throttle:
-    """Allow an action at most once per ``interval`` seconds in this process."""
-
-    def __init__(self, interval):
-        self.interval = interval
-        self.last = float("-inf")
-
-    def ready(self):
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            return False
-        self.last = now
-        return True
-
-
-_wakeups = _Throttle(WAKE_INTERVAL_SECONDS)
 
 
 class TransactionBusy(Exception):
@@ -93,6 +69,9 @@ class PaymentKlarnaEvent(models.Model):
     _description = "Klarna Webhook Event"
     _order = "received_at desc, id desc"
     _rec_name = "event_id"
+    # An inbox row is written by Klarna, not by a user: ``received_at`` is its date, and
+    # no user columns means no foreign-key lock on ``res_users`` per webhook.
+    _log_access = False
 
     event_id = fields.Char(string="Event ID", required=True, readonly=True)
     event_type = fields.Char(required=True, readonly=True, index=True)
@@ -201,6 +180,7 @@ class PaymentKlarnaEvent(models.Model):
             event_id=str(uuid.uuid5(LEGACY_NAMESPACE, name)),
             event_type=notification.event_type,
             provider_id=tx.provider_id.id,
+            transaction_id=tx.id,
             order_id=notification.order_id,
             reference=None,
             payment_status=None,
@@ -211,57 +191,51 @@ class PaymentKlarnaEvent(models.Model):
         )
 
     @api.model
-    def _klarna_insert(self, *, order_id, reference, occurred_at, payload, **values):
-        """Insert once and make the inbox cron due, in one round trip; False for a duplicate.
+    def _klarna_insert(self, *, occurred_at, payload, transaction_id=None, **values):
+        """Insert once in one round trip and make the inbox cron due; False for a duplicate.
 
-        ``ON CONFLICT DO NOTHING`` makes a duplicate a no-op, and the cron trigger row is
-        written only with a new event. Under Odoo's REPEATABLE READ a copy committed by
-        another worker after this request's snapshot still surfaces as a serialization
-        failure: the savepoint opened in the same round trip is rolled back and the
-        event counts as a duplicate, so the request is neither retried by Odoo nor
-        logged as an SQL error. (The savepoint needs no release: the commit ends it.)
+        ``ON CONFLICT DO NOTHING`` makes a duplicate a no-op. Under Odoo's REPEATABLE READ
+        a copy committed by another worker after this request's snapshot still surfaces
+        as a serialization failure: the savepoint opened in the same round trip is rolled
+        back and the event counts as a duplicate, so the request is neither retried by
+        Odoo nor logged as an SQL error. (The savepoint needs no release: the commit
+        ends it.)
+
+        The cron is triggered only when no due trigger is waiting: a cron run that has
+        not yet ended drains this event too, and waking the cron workers costs Odoo a
+        connection to the ``postgres`` database. The transaction is linked by the worker.
         """
-        cron = self.env.ref("payment_klarna.cron_process_events")
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("payment_klarna.cron_process_events")
         now = fields.Datetime.now()
         query = SQL(
             """
             SAVEPOINT klarna_event_insert;
             WITH event AS (
                 INSERT INTO payment_klarna_event (
-                    event_id, event_type, provider_id, klarna_order_id, reference,
-                    payment_status, signature_scheme, signing_key_id, occurred_at, payload,
-                    transaction_id, state, attempts, received_at, next_attempt_at,
-                    create_uid, write_uid, create_date, write_date
+                    event_id, event_type, provider_id, transaction_id, klarna_order_id,
+                    reference, payment_status, signature_scheme, signing_key_id,
+                    occurred_at, payload, state, attempts, received_at, next_attempt_at
                 )
                 VALUES (
-                    %(event_id)s, %(event_type)s, %(provider_id)s, %(order_id)s,
-                    %(reference)s, %(payment_status)s, %(scheme)s, %(key_id)s,
-                    %(occurred_at)s, %(payload)s::jsonb,
-                    COALESCE(
-                        (SELECT id FROM payment_transaction
-                          WHERE klarna_order_id = %(order_id)s LIMIT 1),
-                        (SELECT id FROM payment_transaction
-                          WHERE reference = %(reference)s LIMIT 1)
-                    ),
-                    'pending', 0, %(now)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+                    %(event_id)s, %(event_type)s, %(provider_id)s, %(transaction_id)s,
+                    %(order_id)s, %(reference)s, %(payment_status)s, %(scheme)s,
+                    %(key_id)s, %(occurred_at)s, %(payload)s::jsonb, 'pending', 0,
+                    %(now)s, %(now)s
                 )
                 ON CONFLICT (event_id) DO NOTHING
                 RETURNING id
-            ), cron_trigger AS (
-                INSERT INTO ir_cron_trigger (
-                    cron_id, call_at, create_uid, write_uid, create_date, write_date
-                )
-                SELECT %(cron_id)s, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s FROM event
             )
-            SELECT id FROM event
+            SELECT id, EXISTS (
+                SELECT 1 FROM ir_cron_trigger
+                 WHERE cron_id = %(cron_id)s AND call_at <= %(now)s
+            )
+              FROM event
             """,
-            order_id=order_id,
-            reference=reference,
             occurred_at=occurred_at and occurred_at.replace(tzinfo=None),
             payload=json.dumps(payload),
-            cron_id=cron.id,
+            transaction_id=transaction_id,
+            cron_id=cron_id,
             now=now,
-            uid=self.env.uid,
             **values,
         )
         try:
@@ -272,9 +246,10 @@ class PaymentKlarnaEvent(models.Model):
             inserted = None
         if not inserted:
             return False
-        if _wakeups.ready():
-            cron._trigger()  # wake the cron workers now (see WAKE_INTERVAL_SECONDS)
-        return self.browse(inserted[0])
+        event_id, cron_due = inserted
+        if not cron_due:
+            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+        return self.browse(event_id)
 
     @api.model
     def _klarna_alert_admins(self, address, limit, window):

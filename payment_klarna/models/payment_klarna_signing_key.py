@@ -1,7 +1,13 @@
-from odoo import api, fields, models
+import logging
+
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
+from .. import const
 from .. import utils as klarna_utils
+from ..klarna.signature import DEFAULT_MAX_AGE
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentKlarnaSigningKey(models.Model):
@@ -65,6 +71,7 @@ class PaymentKlarnaSigningKey(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         keys = super().create(vals_list)
+        self._klarna_clear_webhook_keys()
         if missing := keys.filtered(lambda k: not k.secret_encrypted):
             raise ValidationError(
                 self.env._(
@@ -73,6 +80,64 @@ class PaymentKlarnaSigningKey(models.Model):
                 )
             )
         return keys
+
+    def write(self, vals):
+        self._klarna_clear_webhook_keys()
+        return super().write(vals)
+
+    def unlink(self):
+        self._klarna_clear_webhook_keys()
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache()
+    def _klarna_webhook_config(self):
+        """What the webhook route reads on every delivery, from Odoo's cache:
+        ``(keys, max_age, allowed_ips, trusted_proxies)``, the keys being
+        ``((provider id, provider state, key id, encrypted secret or None), ...)`` for
+        the usable Klarna providers, enabled ones first.
+
+        A change of a key, of a Klarna provider's state or of a system parameter clears
+        it in every worker (Odoo's cache signalling), so the hot path runs no query.
+        """
+        self.env.cr.execute(
+            """
+            SELECT p.id, p.state, k.key_id, k.secret_encrypted
+              FROM payment_provider p
+         LEFT JOIN payment_klarna_signing_key k
+                ON k.provider_id = p.id AND k.active AND k.secret_encrypted IS NOT NULL
+             WHERE p.code = 'klarna' AND p.state != 'disabled'
+          ORDER BY p.state = 'enabled' DESC, p.id
+            """
+        )
+        keys = tuple(self.env.cr.fetchall())
+        params = self.env["ir.config_parameter"].sudo()
+        return (
+            keys,
+            self._klarna_max_age(params.get_param(const.WEBHOOK_MAX_AGE_PARAM)),
+            params.get_param(const.WEBHOOK_ALLOWED_IPS_PARAM) or "",
+            params.get_param(const.WEBHOOK_TRUSTED_PROXIES_PARAM) or "",
+        )
+
+    @api.model
+    def _klarna_max_age(self, value):
+        """The signed-timestamp window in seconds (0: unchecked); a bad value keeps the default."""
+        try:
+            max_age = int(value) if value not in (None, False, "") else DEFAULT_MAX_AGE
+        except ValueError:
+            max_age = -1
+        if max_age < 0:
+            _logger.warning(
+                "Klarna webhook: %s must be a number of seconds; using %s",
+                const.WEBHOOK_MAX_AGE_PARAM,
+                DEFAULT_MAX_AGE,
+            )
+            return DEFAULT_MAX_AGE
+        return max_age
+
+    @api.model
+    def _klarna_clear_webhook_keys(self):
+        self.env.registry.clear_cache()
 
     def _get_secret(self):
         """Decrypt the secret, for the webhook verification only."""

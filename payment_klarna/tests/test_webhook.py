@@ -3,9 +3,11 @@ import logging
 import time
 import uuid
 
+from odoo import fields
 from odoo.tests import tagged
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
+from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.controllers import webhook
 from odoo.addons.payment_klarna.controllers.main import KlarnaController
 from odoo.addons.payment_klarna.klarna.signature import (
@@ -95,13 +97,53 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
         event = self._events()
         self.assertEqual(event.event_id, json.loads(body)["event_id"])
         self.assertEqual(event.state, "pending")
-        self.assertEqual(event.transaction_id, tx)
         self.assertEqual(event.provider_id, self.klarna)
         self.assertEqual(event.payment_status, "UNPAID")
         self.assertEqual((event.signature_scheme, event.signing_key_id), ("payload-signature", "1"))
         self.assertEqual(event.payload["payload"]["order_amount"], 1111)
         self.assertNotIn(IBAN, json.dumps(event.payload))
         self.assertNotIn("Ann Doe", json.dumps(event.payload))
+        # The route only stores; the worker finds the transaction.
+        self.assertFalse(event.transaction_id)
+        self.Event._cron_process()
+        self.assertEqual((event.state, event.transaction_id), ("processed", tx))
+
+    def test_key_changes_apply_to_the_next_delivery(self):
+        body = self._body()
+        self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
+        new_key = self.env["payment.klarna.signing.key"].create(
+            {"provider_id": self.klarna.id, "key_id": "4", "secret": "brand-new"}
+        )
+        body = self._body()
+        self.assertEqual(
+            self._post(body, self._payload_signature(body, "brand-new", 4)).status_code, 200
+        )
+        new_key.active = False
+        body = self._body()
+        response = self._post(body, self._payload_signature(body, "brand-new", 4))
+        self.assertEqual((response.status_code, response.json()), (400, {"error": "unknown_key"}))
+        self.klarna.state = "disabled"
+        body = self._body()
+        response = self._post(body, self._payload_signature(body))
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(len(self._events()), 2)
+
+    def test_stored_events_make_the_inbox_cron_due_once(self):
+        cron = self.env.ref("payment_klarna.cron_process_events")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        triggers.search([("cron_id", "=", cron.id)]).unlink()
+        for _ in range(3):
+            body = self._body()
+            self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
+            self._post(body, self._payload_signature(body))  # a duplicate triggers nothing
+        due = triggers.search([("cron_id", "=", cron.id)])
+        self.assertEqual(len(due), 1)
+        self.assertLessEqual(due.call_at, fields.Datetime.now())
+        # Once a run has consumed the trigger, the next event triggers again.
+        due.unlink()
+        body = self._body()
+        self._post(body, self._payload_signature(body))
+        self.assertEqual(triggers.search_count([("cron_id", "=", cron.id)]), 1)
 
     def test_klarna_signature_with_key_id_is_accepted(self):
         body = self._body()
@@ -146,10 +188,21 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
         self._assert_refused(
             self._post(body, self._payload_signature(body, ts_ms=old)), "stale_timestamp"
         )
-        self.env["ir.config_parameter"].set_param(webhook.MAX_AGE_PARAM, "900")
+        self.env["ir.config_parameter"].set_param(const.WEBHOOK_MAX_AGE_PARAM, "900")
         self.assertEqual(
             self._post(body, self._payload_signature(body, ts_ms=old)).status_code, 200
         )
+
+    def test_a_bad_window_setting_keeps_the_default_window(self):
+        self.env["ir.config_parameter"].set_param(const.WEBHOOK_MAX_AGE_PARAM, "ten minutes")
+        body = self._body()
+        old = int((time.time() - 600) * 1000)
+        with self.assertLogs("odoo.addons.payment_klarna", logging.WARNING) as logs:
+            self._assert_refused(
+                self._post(body, self._payload_signature(body, ts_ms=old)), "stale_timestamp"
+            )
+        self.assertIn("must be a number of seconds", logs.output[0])
+        self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
 
     def test_missing_or_incomplete_headers_are_refused(self):
         body = self._body()
@@ -209,21 +262,23 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
 
     def test_allow_list_refuses_other_addresses(self):
         body = self._body()
-        self.env["ir.config_parameter"].set_param(webhook.ALLOWED_IPS_PARAM, "10.0.0.0/8")
+        self.env["ir.config_parameter"].set_param(const.WEBHOOK_ALLOWED_IPS_PARAM, "10.0.0.0/8")
         self._assert_refused(
             self._post(body, self._payload_signature(body)), "address_not_allowed", 403
         )
-        self.env["ir.config_parameter"].set_param(webhook.ALLOWED_IPS_PARAM, "10.0.0.0/8,127.0.0.1")
+        self.env["ir.config_parameter"].set_param(
+            const.WEBHOOK_ALLOWED_IPS_PARAM, "10.0.0.0/8,127.0.0.1"
+        )
         self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
 
     def test_forwarded_address_is_believed_only_from_a_trusted_proxy(self):
         body = self._body()
         headers = self._payload_signature(body)
         params = self.env["ir.config_parameter"]
-        params.set_param(webhook.ALLOWED_IPS_PARAM, "klarna")  # the test provider: playground
+        params.set_param(const.WEBHOOK_ALLOWED_IPS_PARAM, "klarna")  # the test provider: playground
         forwarded = {**headers, "X-Forwarded-For": "63.33.163.93"}
         self._assert_refused(self._post(body, forwarded), "address_not_allowed", 403)
-        params.set_param(webhook.TRUSTED_PROXIES_PARAM, "127.0.0.0/8")
+        params.set_param(const.WEBHOOK_TRUSTED_PROXIES_PARAM, "127.0.0.0/8")
         spoofed = {**headers, "X-Forwarded-For": "63.33.163.93, 198.51.100.7"}
         self._assert_refused(self._post(body, spoofed), "address_not_allowed", 403)
         production = {**headers, "X-Forwarded-For": "52.18.109.75"}
