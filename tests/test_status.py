@@ -11,6 +11,7 @@ from klarna.status import (
     UnknownStatusError,
     is_conflict,
     is_forward,
+    klarna_wins,
     outcome_for_hpp_status,
     outcome_for_order,
     outcome_for_payment_status,
@@ -214,6 +215,14 @@ def test_forward_matrix(current, new):
 @pytest.mark.parametrize(("current", "new"), list(itertools.product([None, *Outcome], Outcome)))
 def test_conflict_matrix(current, new):
     assert is_conflict(current, new) is ((current, new) in CONFLICTS)
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product([None, *Outcome], Outcome)))
+def test_klarna_wins_only_where_it_holds_money_odoo_calls_dead(current, new):
+    expected = current in (C, E) and new in (A, D)
+    assert klarna_wins(current, new) is expected
+    if expected:  # never a forward move: it takes the override path
+        assert not is_forward(current, new)
 
 
 def test_examples_from_the_rule():

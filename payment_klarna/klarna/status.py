@@ -38,9 +38,8 @@ class UnknownStatusError(ValueError):
 # PENDING after AUTHORIZED, an AUTHORIZED order snapshot after the capture) is
 # ignored. Between final outcomes nothing moves either: a cancellation after
 # ``done`` is not a cancellation (the money moved; Klarna closing such an order
-# refunds it on Klarna's side), and ``done`` after ``cancel``/``error`` means money
-# moved on a payment Odoo considers dead. Those pairs are conflicts
-# (:func:`is_conflict`) for a person to look at, not transitions.
+# refunds it on Klarna's side): such pairs are conflicts (:func:`is_conflict`) for a
+# person to look at, not transitions. The exception is :func:`klarna_wins`.
 RANK = {
     Outcome.PENDING: 1,
     Outcome.AUTHORIZED: 2,
@@ -65,6 +64,25 @@ def is_conflict(current, new):
         and RANK[current] == _FINAL_RANK
         and RANK[new] == _FINAL_RANK
     )
+
+
+# Klarna holds or has moved the customer's money on a payment that Odoo considers dead
+# (canceled by a person or a timeout, or failed): Odoo must record that money, so
+# Klarna's status overrides Odoo's. The other way round (a cancellation after
+# ``done``) cannot undo posted accounting and stays a conflict for review.
+_KLARNA_WINS = frozenset(
+    {
+        (Outcome.CANCELED, Outcome.AUTHORIZED),
+        (Outcome.CANCELED, Outcome.DONE),
+        (Outcome.ERROR, Outcome.AUTHORIZED),
+        (Outcome.ERROR, Outcome.DONE),
+    }
+)
+
+
+def klarna_wins(current, new):
+    """Whether Klarna's ``new`` outcome overrides Odoo's final ``current`` one."""
+    return (current, new) in _KLARNA_WINS
 
 
 FRAUD_STATUSES = frozenset({"ACCEPTED", "PENDING", "REJECTED"})

@@ -19,6 +19,7 @@ from ..klarna.status import (
     Outcome,
     is_conflict,
     is_forward,
+    klarna_wins,
     outcome_for_order,
     outcome_for_placement,
 )
@@ -286,19 +287,33 @@ class PaymentTransaction(models.Model):
     def _klarna_apply_outcome(self, outcome, source, message=None):
         """Apply a Klarna outcome through Odoo's `_set_*` methods if it moves forward.
 
-        Out-of-order news (a late "pending" after "done") is ignored; a contradiction
-        between final states is kept as it is and written on the chatter for a person.
+        Out-of-order news (a late "pending" after "done") is ignored. Where Klarna holds
+        or has moved money on a transaction Odoo considers dead, Klarna's status wins;
+        any other contradiction between final states is kept as it is. Both are written
+        on the chatter for a person.
         """
         self.ensure_one()
         current = None if self.state == "draft" else Outcome(self.state)
+        if klarna_wins(current, outcome):
+            self._klarna_log(
+                self.env._(
+                    "Klarna reported %(new)s (%(origin)s) for %(reference)s, which Odoo had "
+                    "as %(current)s: Klarna's status is applied. Please review the order.",
+                    new=outcome.name.lower(),
+                    origin=source,
+                    reference=self.reference,
+                    current=self.state,
+                )
+            )
+            return self._klarna_set(outcome, message, extra_allowed_states=(self.state,))
         if not is_forward(current, outcome):
             if is_conflict(current, outcome):
                 self._klarna_log(
                     self.env._(
-                        "Klarna reported %(new)s (%(source)s) for %(reference)s, which is "
+                        "Klarna reported %(new)s (%(origin)s) for %(reference)s, which is "
                         "already %(current)s in Odoo: please review it in Klarna's portal.",
                         new=outcome.name.lower(),
-                        source=source,
+                        origin=source,
                         reference=self.reference,
                         current=self.state,
                     )
@@ -311,16 +326,22 @@ class PaymentTransaction(models.Model):
                 self.state,
             )
             return False
-        setter = {
-            Outcome.PENDING: self._set_pending,
-            Outcome.AUTHORIZED: self._set_authorized,
-            Outcome.DONE: self._set_done,
-            Outcome.CANCELED: self._set_canceled,
-        }.get(outcome)
-        if setter:
-            setter(state_message=message)
+        return self._klarna_set(outcome, message)
+
+    def _klarna_set(self, outcome, message, extra_allowed_states=()):
+        if outcome is Outcome.ERROR:
+            self._set_error(
+                message or self.env._("Klarna declined the payment."),
+                extra_allowed_states=extra_allowed_states,
+            )
         else:
-            self._set_error(message or self.env._("Klarna declined the payment."))
+            setter = {
+                Outcome.PENDING: self._set_pending,
+                Outcome.AUTHORIZED: self._set_authorized,
+                Outcome.DONE: self._set_done,
+                Outcome.CANCELED: self._set_canceled,
+            }[outcome]
+            setter(state_message=message, extra_allowed_states=extra_allowed_states)
         return True
 
     def _klarna_sync_from_order(self, klarna_order, source):

@@ -83,6 +83,29 @@ class TestWebhookProcessing(WebhookCommon):
         self.assertEqual(self.tx.state, "cancel")
         self.assertIn("did not arrive in time", self.tx.state_message)
 
+    def test_klarna_payment_overrides_a_transaction_odoo_canceled(self):
+        order = self.env["sale.order"].create({"partner_id": self.partner.id})
+        self.tx.sale_order_ids = order
+        self.tx._set_canceled(state_message="canceled by hand")
+        self.klarna.klarna_capture_policy = "at_placement"
+        self._process(self._store(payment_status="PAID"))
+        self.assertEqual(self.tx.state, "done")
+        self.assertIn(
+            "which Odoo had as cancel: Klarna's status is applied",
+            " ".join(order.message_ids.mapped("body")),
+        )
+
+    def test_klarna_cancel_never_overrides_a_done_transaction(self):
+        order = self.env["sale.order"].create({"partner_id": self.partner.id})
+        self.tx.sale_order_ids = order
+        self.tx._set_done()
+        event = self._store(payment_status="CLOSED")
+        self._process(event)
+        self.assertEqual((self.tx.state, event.state), ("done", "processed"))
+        self.assertIn(
+            "please review it in Klarna's portal", " ".join(order.message_ids.mapped("body"))
+        )
+
     def test_late_unpaid_never_moves_a_paid_transaction_back(self):
         paid = self._store(payment_status="PAID")
         unpaid = self._store(payment_status="UNPAID")
