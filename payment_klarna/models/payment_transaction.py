@@ -294,15 +294,18 @@ class PaymentTransaction(models.Model):
         """
         self.ensure_one()
         current = None if self.state == "draft" else Outcome(self.state)
+        facts = {
+            "new": outcome.name.lower(),
+            "origin": source,
+            "reference": self.reference,
+            "current": self.state,
+        }
         if klarna_wins(current, outcome):
             self._klarna_log(
                 self.env._(
                     "Klarna reported %(new)s (%(origin)s) for %(reference)s, which Odoo had "
                     "as %(current)s: Klarna's status is applied. Please review the order.",
-                    new=outcome.name.lower(),
-                    origin=source,
-                    reference=self.reference,
-                    current=self.state,
+                    **facts,
                 )
             )
             return self._klarna_set(outcome, message, extra_allowed_states=(self.state,))
@@ -312,10 +315,7 @@ class PaymentTransaction(models.Model):
                     self.env._(
                         "Klarna reported %(new)s (%(origin)s) for %(reference)s, which is "
                         "already %(current)s in Odoo: please review it in Klarna's portal.",
-                        new=outcome.name.lower(),
-                        origin=source,
-                        reference=self.reference,
-                        current=self.state,
+                        **facts,
                     )
                 )
             _logger.info(
