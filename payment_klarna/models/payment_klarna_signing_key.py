@@ -71,7 +71,7 @@ class PaymentKlarnaSigningKey(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         keys = super().create(vals_list)
-        self._klarna_clear_webhook_keys()
+        self._klarna_clear_webhook_config()
         if missing := keys.filtered(lambda k: not k.secret_encrypted):
             raise ValidationError(
                 self.env._(
@@ -82,11 +82,11 @@ class PaymentKlarnaSigningKey(models.Model):
         return keys
 
     def write(self, vals):
-        self._klarna_clear_webhook_keys()
+        self._klarna_clear_webhook_config()
         return super().write(vals)
 
     def unlink(self):
-        self._klarna_clear_webhook_keys()
+        self._klarna_clear_webhook_config()
         return super().unlink()
 
     @api.model
@@ -122,8 +122,10 @@ class PaymentKlarnaSigningKey(models.Model):
     @api.model
     def _klarna_max_age(self, value):
         """The signed-timestamp window in seconds (0: unchecked); a bad value keeps the default."""
+        if not value:
+            return DEFAULT_MAX_AGE
         try:
-            max_age = int(value) if value not in (None, False, "") else DEFAULT_MAX_AGE
+            max_age = int(value)
         except ValueError:
             max_age = -1
         if max_age < 0:
@@ -136,7 +138,7 @@ class PaymentKlarnaSigningKey(models.Model):
         return max_age
 
     @api.model
-    def _klarna_clear_webhook_keys(self):
+    def _klarna_clear_webhook_config(self):
         self.env.registry.clear_cache()
 
     def _get_secret(self):

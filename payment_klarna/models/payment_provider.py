@@ -165,11 +165,11 @@ class PaymentProvider(models.Model):
     def write(self, vals):
         self._klarna_sync_capture_manually(vals)
         if {"state", "code"} & vals.keys():
-            self.env["payment.klarna.signing.key"]._klarna_clear_webhook_keys()
+            self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().write(vals)
 
     def unlink(self):
-        self.env["payment.klarna.signing.key"]._klarna_clear_webhook_keys()
+        self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().unlink()
 
     @api.model
