@@ -2,25 +2,30 @@
 
 One command (``make bench`` or ``python3 bench/webhook_bench.py``):
 
-1. creates a throwaway database ``klarna_bench`` with payment_klarna and payment_stripe
-   (and their dependencies, without demo data), and prepares a Klarna provider with a
-   signing key, a Stripe provider with a webhook secret, draft Stripe transactions and
-   pending Klarna transactions;
+1. creates a throwaway database ``klarna_bench`` with payment_klarna, payment_stripe and
+   the bench's own ``bench/addons/klarna_bench_floor`` (and their dependencies, without
+   demo data), and prepares a Klarna provider with a signing key, a Stripe provider
+   with a webhook secret, draft Stripe transactions and pending Klarna transactions;
 2. starts Odoo in prefork mode (4 HTTP workers, no cron worker) and measures, in the
    same run with the same flags, the acknowledgement latency (p50/p99, connect time
-   included: one new connection per request, as Klarna does) and throughput at 1 and
-   20 concurrent senders for: the Stripe route with an event type Stripe ignores (the
-   floor: Odoo's dispatch cost alone), the Stripe route with signed
-   ``payment_intent.succeeded`` events completing real transactions (the peer), and
-   our route with unique events and with every event delivered twice;
+   included: one new connection per request, as Klarna does), the throughput and the
+   server's CPU per request (Odoo's processes and PostgreSQL's, from ``/proc``) at 1
+   and 20 concurrent senders for: the Stripe route with an event type Stripe ignores
+   (the floor: Odoo's dispatch cost alone, no write), the Stripe route with signed
+   ``payment_intent.succeeded`` events completing real transactions (the peer), the
+   durable floor (Odoo's dispatch, our signature check and parse, one text row
+   committed: what no verified, durable acknowledgement can skip), and our route
+   with unique events and with every event delivered twice;
 3. restarts the same server with 2 cron workers and measures how fast they drain the
    inbox backlog (at least 5,000 events).
 
-The sender is stdlib Python on the same machine (loopback only); its cost is the
-same for every route. Odoo retries after serialization failures are counted from the
-server log. Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with tools/devenv.py
-when unset), ``BENCH_ADDONS`` (the folder holding payment_klarna; the repository by
-default), ``BENCH_PORT``.
+The routes run interleaved in rounds whose order rotates; ratios of throughput are
+medians of the rounds' paired ratios, so the VM's drift cancels out. The sender is
+stdlib Python on the same machine (loopback only); its cost is the same for every
+route. Odoo retries after serialization failures are counted from the server log.
+Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with tools/devenv.py when unset),
+``BENCH_ADDONS`` (the folder holding payment_klarna; the repository by default),
+``BENCH_PORT``.
 """
 
 import base64
@@ -52,6 +57,8 @@ WORKERS = 4
 KLARNA_SECRET = "bench-signing-key"  # noqa: S105 - a throwaway bench database
 STRIPE_SECRET = "whsec_bench"  # noqa: S105 - a throwaway bench database
 KLARNA_URL = "/klarna/webhook"
+DURABLE_FLOOR_URL = "/klarna_bench/durable_floor"  # bench/addons/klarna_bench_floor
+FLOOR_ADDONS = ROOT / "bench" / "addons"
 STRIPE_URL = "/payment/stripe/webhook"
 SENDERS = (1, 20)
 REQUESTS = {1: 300, 20: 1200}  # per route and round
@@ -127,7 +134,7 @@ def write_config(workdir, src):
     config = workdir / "odoo.conf"
     config.write_text(
         "[options]\n"
-        f"addons_path = {src / 'addons'},{src / 'odoo' / 'addons'},{addons}\n"
+        f"addons_path = {src / 'addons'},{src / 'odoo' / 'addons'},{addons},{FLOOR_ADDONS}\n"
         f"data_dir = {workdir / 'data'}\n"
         f"payment_klarna_secret_keys = {key}\n"
         # One database by name, as a single-shop server runs: with a dbfilter every
@@ -140,13 +147,13 @@ def write_config(workdir, src):
 def prepare_database(python, src, config, workdir):
     run(["dropdb", "--if-exists", DB])
     odoo = [python, str(src / "odoo-bin"), "-c", str(config), "-d", DB]
-    say(f"creating {DB} with payment_klarna and payment_stripe (a minute or two)")
+    say(f"creating {DB} with payment_klarna, payment_stripe and the durable floor (a minute)")
     with open(workdir / "install.log", "w") as log:
         run(
             [
                 *odoo,
                 "-i",
-                "payment_klarna,payment_stripe",
+                "payment_klarna,payment_stripe,klarna_bench_floor",
                 "--without-demo=all",
                 "--stop-after-init",
             ],
@@ -217,6 +224,49 @@ class Server:
             self.process.wait()
 
 
+class CpuMeter:
+    """CPU time of the Odoo server's processes and of PostgreSQL's, from ``/proc``.
+
+    Throughput on a shared VM drifts from minute to minute; the CPU a request costs
+    the server (Odoo workers, PostgreSQL backends, WAL writer) drifts much less, and
+    tells where a difference comes from. ``None`` where ``/proc`` is missing.
+    """
+
+    def __init__(self, server_pid):
+        self.group = server_pid  # the server runs in its own session and process group
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def snapshot(self):
+        """``{pid: (kind, ticks)}`` of the server's and PostgreSQL's processes."""
+        if not os.path.isdir("/proc/self"):
+            return None
+        used = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    command = cmdline.read()
+            except OSError:
+                continue  # the process ended meanwhile
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            if int(fields[2]) == self.group:
+                used[pid] = ("odoo", ticks)
+            elif command.startswith(b"postgres"):
+                used[pid] = ("postgres", ticks)
+        return used
+
+    def since(self, before):
+        """Milliseconds of CPU per kind since ``before`` (a process started since counts whole)."""
+        after = self.snapshot()
+        if before is None or after is None:
+            return None
+        spent = {"odoo": 0, "postgres": 0}
+        for pid, (kind, ticks) in after.items():
+            spent[kind] += ticks - before.get(pid, (kind, 0))[1]
+        return {kind: ticks / self.tick * 1000 for kind, ticks in spent.items()}
+
+
 def request(method, path, body, headers):
     """One request on a new connection: the latency includes the connect."""
     connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
@@ -229,7 +279,7 @@ def request(method, path, body, headers):
         connection.close()
 
 
-def run_load(requests, senders):
+def run_load(requests, senders, meter=None):
     """Send prepared ``(path, body, headers)`` requests from ``senders`` threads."""
     work = queue.Queue()
     for item in requests:
@@ -250,13 +300,19 @@ def run_load(requests, senders):
                 statuses[status] = statuses.get(status, 0) + 1
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
+    cpu_before = meter.snapshot() if meter else None
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    return {"latencies": latencies, "throughput": len(latencies) / wall, "statuses": statuses}
+    return {
+        "latencies": latencies,
+        "throughput": len(latencies) / wall,
+        "statuses": statuses,
+        "cpu_ms": meter.since(cpu_before) if meter else None,
+    }
 
 
 def summarise(runs):
@@ -267,6 +323,10 @@ def summarise(runs):
         for status, count in run["statuses"].items():
             statuses[status] = statuses.get(status, 0) + count
     rates = [run["throughput"] for run in runs]
+    cpu = [run["cpu_ms"] for run in runs]
+    cpu_per_request = (
+        {key: sum(c[key] for c in cpu) / len(latencies) for key in cpu[0]} if all(cpu) else None
+    )
     return {
         "requests": len(latencies),
         "throughput": statistics.median(rates),
@@ -274,6 +334,7 @@ def summarise(runs):
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         "statuses": statuses,
+        "cpu": cpu_per_request,
     }
 
 
@@ -339,10 +400,10 @@ class KlarnaEvents:
         return body
 
     @staticmethod
-    def signed(body):
+    def signed(body, url=KLARNA_URL):
         signature = sign_payload_signature(body, KLARNA_SECRET, 1, int(time.time() * 1000))
         return (
-            KLARNA_URL,
+            url,
             body,
             {"Content-Type": "application/json", "Payload-Signature": signature},
         )
@@ -353,56 +414,48 @@ def psql(query):
     return out.stdout.strip()
 
 
-def ack_benchmarks(klarna):
+FLOOR = "floor: Stripe, ignored event type"
+PEER = "peer: Stripe, payment_intent.succeeded"
+DURABLE_FLOOR = "durable floor: verified, one text row committed"
+OURS = "ours: Klarna, unique events"
+OURS_TWICE = "ours: Klarna, every event twice"
+ROUTES = (FLOOR, PEER, DURABLE_FLOOR, OURS, OURS_TWICE)
+
+
+def ack_benchmarks(klarna, meter):
     stripe_index = iter(range(10**9))
-    say("warming up every worker on both routes")
-    run_load([stripe_request("customer.created", "x") for _ in range(WARMUP)], 20)
-    run_load([klarna.signed(klarna.next()) for _ in range(WARMUP)], 20)
-    run_load(
-        [
-            stripe_request("payment_intent.succeeded", f"BENCH-STRIPE-{next(stripe_index)}")
-            for _ in range(WARMUP)
-        ],
-        20,
-    )
+
+    def peer():
+        return stripe_request("payment_intent.succeeded", f"BENCH-STRIPE-{next(stripe_index)}")
+
+    makers = {
+        FLOOR: lambda: stripe_request("customer.created", "none"),
+        PEER: peer,
+        DURABLE_FLOOR: lambda: klarna.signed(klarna.next(), DURABLE_FLOOR_URL),
+        OURS: lambda: klarna.signed(klarna.next()),
+    }
+    say("warming up every worker on every route")
+    for make in makers.values():
+        run_load([make() for _ in range(WARMUP)], 20)
     runs = {}
     for round_ in range(ROUNDS):
         for senders in SENDERS:
             count = REQUESTS[senders]
-            scenarios = [
-                (
-                    "floor: Stripe, ignored event type",
-                    lambda: stripe_request("customer.created", "none"),
-                ),
-                (
-                    "peer: Stripe, payment_intent.succeeded",
-                    lambda: stripe_request(
-                        "payment_intent.succeeded", f"BENCH-STRIPE-{next(stripe_index)}"
-                    ),
-                ),
-                ("ours: Klarna, unique events", lambda: klarna.signed(klarna.next())),
-                ("ours: Klarna, every event twice", None),
-            ]
-            shift = round_ % len(scenarios)
-            for name, make in scenarios[shift:] + scenarios[:shift]:
-                if make:
-                    requests = [make() for _ in range(count)]
+            shift = round_ % len(ROUTES)
+            for name in ROUTES[shift:] + ROUTES[:shift]:
+                if name in makers:
+                    requests = [makers[name]() for _ in range(count)]
                 else:  # the two copies sent back to back, by different senders
                     requests = []
                     for _ in range(count // 2):
                         item = klarna.signed(klarna.next())
                         requests += [item, item]
                 say(f"round {round_ + 1}/{ROUNDS}, {senders} sender(s): {name}")
-                runs.setdefault((senders, name), []).append(run_load(requests, senders))
+                runs.setdefault((senders, name), []).append(run_load(requests, senders, meter))
     return [
         {"senders": senders, "name": name, **summarise(runs[(senders, name)])}
         for senders in SENDERS
-        for name in (
-            "floor: Stripe, ignored event type",
-            "peer: Stripe, payment_intent.succeeded",
-            "ours: Klarna, unique events",
-            "ours: Klarna, every event twice",
-        )
+        for name in ROUTES
     ]
 
 
@@ -444,31 +497,48 @@ def drain_benchmark(python, src, config, log, klarna):
     }
 
 
+def paired(a, b):
+    """Median over the rounds of ``a``'s req/s over ``b``'s in the same round: the two ran
+    minutes apart at most, so the machine's drift cancels out of each ratio."""
+    return statistics.median(x / y for x, y in zip(a["rates"], b["rates"], strict=True))
+
+
+def cpu_text(route):
+    cpu = route["cpu"]
+    if not cpu:
+        return "n/a"
+    return f"{cpu['odoo'] + cpu['postgres']:.2f} ({cpu['odoo']:.2f} + {cpu['postgres']:.2f})"
+
+
 def report(results, drain, retries):
-    by = {(r["senders"], r["name"].split(":")[0]): r for r in results if "twice" not in r["name"]}
+    by = {(r["senders"], r["name"]): r for r in results}
     lines = [
         "| senders | route | requests | req/s (median round) | rounds' req/s | p50 ms | p99 ms "
-        "| answers |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server CPU ms/request (Odoo + PostgreSQL) | answers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         answers = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
         lines.append(
             f"| {r['senders']} | {r['name']} | {r['requests']} | {r['throughput']:.0f} | "
             f"{' / '.join(f'{rate:.0f}' for rate in r['rates'])} | "
-            f"{r['p50']:.1f} | {r['p99']:.1f} | {answers} |"
+            f"{r['p50']:.1f} | {r['p99']:.1f} | {cpu_text(r)} | {answers} |"
         )
     lines += [
         "",
-        "| senders | ours/peer p99 | ours/floor p99 | ours/floor req/s | ours/peer req/s |",
-        "|---|---|---|---|---|",
+        "Ratios of req/s are medians of the rounds' paired ratios (see `paired`).",
+        "",
+        "| senders | ours/peer p99 | ours/floor p99 | ours/floor req/s | durable floor/floor "
+        "req/s | ours/durable floor req/s | ours/peer req/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for senders in SENDERS:
-        ours, peer, floor = by[(senders, "ours")], by[(senders, "peer")], by[(senders, "floor")]
+        ours, peer = by[(senders, OURS)], by[(senders, PEER)]
+        floor, durable = by[(senders, FLOOR)], by[(senders, DURABLE_FLOOR)]
         lines.append(
             f"| {senders} | {ours['p99'] / peer['p99']:.2f} | {ours['p99'] / floor['p99']:.2f} | "
-            f"{ours['throughput'] / floor['throughput']:.2f} | "
-            f"{ours['throughput'] / peer['throughput']:.2f} |"
+            f"{paired(ours, floor):.2f} | {paired(durable, floor):.2f} | "
+            f"{paired(ours, durable):.2f} | {paired(ours, peer):.2f} |"
         )
     lines += [
         "",
@@ -491,8 +561,8 @@ def main():
         klarna = KlarnaEvents()
         server_log = workdir / "server.log"
         with open(server_log, "w") as log:
-            with Server(python, src, config, log, cron_workers=0):
-                results = ack_benchmarks(klarna)
+            with Server(python, src, config, log, cron_workers=0) as server:
+                results = ack_benchmarks(klarna, CpuMeter(server.process.pid))
             drain = drain_benchmark(python, src, config, log, klarna)
         log_text = server_log.read_text()
         retries = log_text.count("tries left")

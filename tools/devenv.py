@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "payment_klarna"
 BRIDGE = "payment_klarna_stock"  # capture on delivery; installed through .odoo-ci.yml
+BENCH_ADDON = "bench/addons/klarna_bench_floor"  # the webhook bench's durable floor; linted only
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payment-klarna"
 ODOO_GIT = "https://github.com/odoo/odoo.git"
 DEBIAN_PACKAGES = {
@@ -500,7 +501,7 @@ def _addon_files(pattern="*"):
     """The addons' files as pre-commit would pass them (hooks take files, not folders)."""
     return sorted(
         str(path.relative_to(ROOT))
-        for addon in (ADDON, BRIDGE)
+        for addon in (ADDON, BRIDGE, BENCH_ADDON)
         for path in (ROOT / addon).rglob(pattern)
         if path.is_file() and "__pycache__" not in path.parts
     )
@@ -513,7 +514,9 @@ def lint(vpython, config):
             [str(vpython), "-m", "ruff", "check", "."],
             [str(vpython), "-m", "ruff", "format", "--check", "."],
         ],
-        "pylint-odoo": [[str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON, BRIDGE]],
+        "pylint-odoo": [
+            [str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON, BRIDGE, BENCH_ADDON]
+        ],
         "oca-hooks": [
             [str(vpython.parent / "oca-checks-odoo-module"), *_addon_files()],
             *(

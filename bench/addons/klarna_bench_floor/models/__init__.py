@@ -1,0 +1,1 @@
+from . import klarna_bench_floor_row
