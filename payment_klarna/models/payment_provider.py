@@ -164,12 +164,15 @@ class PaymentProvider(models.Model):
 
     def write(self, vals):
         self._klarna_sync_capture_manually(vals)
-        if {"state", "code"} & vals.keys():
+        if {"state", "code"} & vals.keys() and (
+            vals.get("code") == "klarna" or "klarna" in self.mapped("code")
+        ):
             self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().write(vals)
 
     def unlink(self):
-        self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
+        if "klarna" in self.mapped("code"):
+            self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().unlink()
 
     @api.model

@@ -329,19 +329,16 @@ class PaymentTransaction(models.Model):
         return self._klarna_set(outcome, message)
 
     def _klarna_set(self, outcome, message, extra_allowed_states=()):
+        setter = {
+            Outcome.PENDING: self._set_pending,
+            Outcome.AUTHORIZED: self._set_authorized,
+            Outcome.DONE: self._set_done,
+            Outcome.CANCELED: self._set_canceled,
+            Outcome.ERROR: self._set_error,
+        }[outcome]
         if outcome is Outcome.ERROR:
-            self._set_error(
-                message or self.env._("Klarna declined the payment."),
-                extra_allowed_states=extra_allowed_states,
-            )
-        else:
-            setter = {
-                Outcome.PENDING: self._set_pending,
-                Outcome.AUTHORIZED: self._set_authorized,
-                Outcome.DONE: self._set_done,
-                Outcome.CANCELED: self._set_canceled,
-            }[outcome]
-            setter(state_message=message, extra_allowed_states=extra_allowed_states)
+            message = message or self.env._("Klarna declined the payment.")
+        setter(state_message=message, extra_allowed_states=extra_allowed_states)
         return True
 
     def _klarna_sync_from_order(self, klarna_order, source):

@@ -2,6 +2,7 @@ import json
 import logging
 import time
 import uuid
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -127,6 +128,16 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
         response = self._post(body, self._payload_signature(body))
         self.assertEqual(response.status_code, 400)
         self.assertEqual(len(self._events()), 2)
+
+    def test_only_klarna_provider_changes_clear_the_webhook_config(self):
+        other = self.env["payment.provider"].create({"name": "Other provider"})
+        keys = type(self.env["payment.klarna.signing.key"])
+        with patch.object(keys, "_klarna_clear_webhook_config") as clear:
+            other.state = "test"
+            other.unlink()
+            clear.assert_not_called()
+            self.klarna.state = "disabled"
+            clear.assert_called_once()
 
     def test_stored_events_make_the_inbox_cron_due_once(self):
         cron = self.env.ref("payment_klarna.cron_process_events")
