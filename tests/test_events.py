@@ -169,7 +169,7 @@ def test_webhook_event_repr_hides_the_payload():
         (b'{"event_id": NaN}', "malformed_json"),
         (b'{"a": Infinity}', "malformed_json"),
         (b'{"event_id": "x", "event_id": "y"}', "malformed_json"),
-        (b"[" * 100_000 + b"]" * 100_000, "malformed_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
         (b"[]", "not_an_object"),
         (b'"text"', "not_an_object"),
         (b"null", "not_an_object"),
@@ -504,3 +504,30 @@ def test_authorization_callback_field_rejections(obj, reason):
 )
 def test_authorization_callback_body_rejections(body, reason):
     assert error_reason(parse_authorization_callback, body) == reason
+
+
+def nested(depth, leaf=b"1"):
+    """A body whose payload nests ``depth`` containers deep (arrays and objects mixed)."""
+    opening = b"".join(b"[" if level % 2 else b'{"a":' for level in range(depth))
+    closing = b"".join(b"]" if level % 2 else b"}" for level in reversed(range(depth)))
+    envelope = encode({"event_id": EVENT_ID, "event_type": "x.y", "payload": {"deep": "here"}})
+    return envelope.replace(b'"here"', opening + leaf + closing)
+
+
+@pytest.mark.parametrize("depth", [events.MAX_DEPTH, 600, 5_000, 200_000])
+def test_deep_nesting_is_refused_without_recursion_error(depth):
+    # The C parser survives a few hundred levels that a recursive walk would not.
+    assert error_reason(parse_event, nested(depth), max_bytes=1_000_000) == events.TOO_DEEP
+
+
+def test_nesting_up_to_the_bound_is_accepted():
+    # The envelope and the payload are two levels; the payload's ``deep`` value adds the rest.
+    event = parse_event(nested(events.MAX_DEPTH - 2))
+    assert event.event_id == EVENT_ID
+
+
+@pytest.mark.parametrize(
+    "parser", [parse_event, parse_legacy_notification, parse_authorization_callback]
+)
+def test_every_parser_bounds_nesting(parser):
+    assert error_reason(parser, nested(600)) == events.TOO_DEEP

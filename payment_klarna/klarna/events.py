@@ -17,10 +17,15 @@ from .errors import RejectedInput
 
 DEFAULT_MAX_BYTES = 256 * 1024
 _SMALL_BODY_MAX_BYTES = 16 * 1024
+# Containers nested in a body, the body itself included. Klarna's nest about six deep;
+# the bound keeps every walk of a decoded body (minimisation, storage) far from
+# Python's recursion limit, however deep a signed body is.
+MAX_DEPTH = 32
 
 BODY_TOO_LARGE = "body_too_large"
 NOT_UTF8 = "not_utf8"
 MALFORMED_JSON = "malformed_json"
+TOO_DEEP = "too_deep"
 NOT_AN_OBJECT = "not_an_object"
 MISSING_EVENT_ID = "missing_event_id"
 INVALID_EVENT_ID = "invalid_event_id"
@@ -36,6 +41,7 @@ REASON_CODES = frozenset(
         BODY_TOO_LARGE,
         NOT_UTF8,
         MALFORMED_JSON,
+        TOO_DEEP,
         NOT_AN_OBJECT,
         MISSING_EVENT_ID,
         INVALID_EVENT_ID,
@@ -265,11 +271,31 @@ def _decode_object(body, max_bytes):
         raise EventError(NOT_UTF8, "body is not UTF-8") from None
     try:
         obj = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise EventError(MALFORMED_JSON, "body is not valid JSON") from None
+    except RecursionError:
+        # Only nesting makes the C parser recurse; it unwinds cleanly.
+        raise EventError(TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(obj, dict):
         raise EventError(NOT_AN_OBJECT, "body is not a JSON object")
+    _check_depth(obj)
     return obj
+
+
+def _check_depth(obj):
+    """Refuse a body nesting more than :data:`MAX_DEPTH` containers, walking it level by
+    level (no recursion): the parser alone accepts a few hundred levels."""
+    level = [obj]
+    for _depth in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return
+    raise EventError(TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels")
 
 
 def _unique_keys(pairs):
