@@ -35,3 +35,7 @@ SDK_PATH = "/kp/lib/v1/api.js"
 WEBHOOK_MAX_AGE_PARAM = "payment_klarna.webhook_max_age"
 WEBHOOK_ALLOWED_IPS_PARAM = "payment_klarna.webhook_allowed_ips"
 WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
+
+# Webhook inbox and refusals (see README, "Webhooks"). The marker of the last admin alert
+# about refused webhooks, per provider id ("unverified" when no key was named).
+WEBHOOK_ALERT_MARKER_PARAM = "payment_klarna.webhook_alerted_at.%s"

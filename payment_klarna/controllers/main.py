@@ -159,11 +159,16 @@ class KlarnaController(http.Controller):
         if not callback_token.is_token(token):
             _security_logger.warning("Klarna callback from %s refused: malformed token", remote)
             raise NotFound()
-        tx_sudo = (
-            request.env["payment.transaction"]
-            .sudo()
-            .search([("klarna_callback_token_hash", "=", callback_token.hash_token(token))])
-        )
+        try:
+            tx_sudo = (
+                request.env["payment.transaction"]
+                .sudo()
+                ._get_tx_from_notification_data(
+                    "klarna", {"klarna_callback_token_hash": callback_token.hash_token(token)}
+                )
+            )
+        except ValidationError:
+            tx_sudo = None
         if not tx_sudo:
             _security_logger.warning("Klarna callback from %s refused: unknown token", remote)
             raise NotFound()
@@ -207,12 +212,15 @@ class KlarnaController(http.Controller):
     # === HELPERS === #
 
     def _klarna_get_tx(self, reference, access_token):
-        tx_sudo = (
-            request.env["payment.transaction"]
-            .sudo()
-            .search([("reference", "=", reference), ("provider_code", "=", "klarna")])
-        )
-        if not tx_sudo or not tx_sudo._klarna_check_access_token(access_token):
+        try:
+            tx_sudo = (
+                request.env["payment.transaction"]
+                .sudo()
+                ._get_tx_from_notification_data("klarna", {"reference": reference})
+            )
+        except ValidationError:
+            raise Forbidden() from None
+        if not tx_sudo._klarna_check_access_token(access_token):
             raise Forbidden()
         return tx_sudo
 

@@ -1,10 +1,14 @@
 """The webhook inbox: every Klarna event is stored once, then acted on by a worker.
 
-The webhook route only verifies and inserts (``_klarna_store_*``); the cron claims
-pending events with ``FOR UPDATE SKIP LOCKED`` so several workers drain the inbox
-without processing an event twice, applies each one in its own savepoint, retries
-failures with exponential backoff and parks an event in the dead-letter state after
-:data:`MAX_ATTEMPTS` failures, for an administrator to retry or resolve.
+The webhook route only verifies and inserts (``_klarna_store_*``). The worker claims
+one due event at a time (``FOR UPDATE SKIP LOCKED``) in a committed step that counts
+the attempt and schedules its retry, then applies it in a savepoint and commits the
+result: a run killed while applying an event keeps the attempt, so a poison event
+reaches the dead letters after :data:`MAX_ATTEMPTS` instead of looping, and never
+costs another event an attempt. Failures are retried with exponential backoff. An
+event that names a transaction outside the provider whose key signed it, or of
+another Klarna order, changes nothing and is set aside as a dead letter with the
+reason, for an administrator to retry or resolve.
 """
 
 import json
@@ -22,6 +26,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from .. import const
 from ..klarna.events import LEGACY_EVENT_TYPES
 from ..klarna.status import Outcome, outcome_for_payment_status
 
@@ -47,7 +52,6 @@ MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
 BUSY_DELAY_SECONDS = 2  # the transaction was locked by a callback, a staff action or a cron
 LOCK_RETRY_DELAYS = (0.05, 0.2, 0.5)
-BATCH_SIZE = 100
 RUN_SECONDS = 50  # one cron run; Odoo reschedules at once while events remain
 LEGACY_BUCKET_SECONDS = 600
 # uuid5 namespace of the ids given to unsigned legacy notifications.
@@ -62,6 +66,11 @@ FINAL_STATES = ("processed", "ignored", "resolved")
 
 class TransactionBusy(Exception):
     """The transaction stayed locked by another worker; try the event again shortly."""
+
+
+class TransactionMismatch(ValidationError):
+    """The data names a transaction it may not change (another provider's, another
+    Klarna order's): retrying cannot help, a person must look."""
 
 
 class PaymentKlarnaEvent(models.Model):
@@ -168,11 +177,11 @@ class PaymentKlarnaEvent(models.Model):
         copies collapses into one event per bucket, each of which only makes Odoo
         re-read the order. Returns None for an unknown order, False for a duplicate.
         """
-        tx = self.env["payment.transaction"].search(
-            [("klarna_order_id", "=", notification.order_id), ("provider_code", "=", "klarna")],
-            limit=1,
-        )
-        if not tx:
+        try:
+            tx = self.env["payment.transaction"]._get_tx_from_notification_data(
+                const.PROVIDER_CODE, {"klarna_order_id": notification.order_id}
+            )
+        except ValidationError:
             return None
         bucket = int(now // LEGACY_BUCKET_SECONDS)
         name = f"{notification.order_id}:{notification.event_type}:{bucket}"
@@ -252,8 +261,41 @@ class PaymentKlarnaEvent(models.Model):
         return self.browse(event_id)
 
     @api.model
-    def _klarna_alert_admins(self, address, limit, window):
-        """Tell the administrators that an address keeps sending refused webhooks."""
+    def _klarna_alert_admins(self, network, provider_id, limit, window):
+        """Tell the administrators that a network keeps sending refused webhooks, at most
+        once per ``window`` per provider (``provider_id``: the one whose key the refused
+        requests named, if any) whichever worker counted the failures.
+
+        The marker is a system parameter written in SQL, on this failure path only: the
+        ORM's write would clear every worker's caches, the webhook's keys included.
+        Concurrent workers race on one row; the loser's serialization failure means the
+        other one alerts.
+        """
+        now = fields.Datetime.now()
+        try:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SAVEPOINT klarna_alert_marker;
+                    INSERT INTO ir_config_parameter (key, value, create_date, write_date)
+                    VALUES (%(key)s, %(now)s, %(now)s, %(now)s)
+                    ON CONFLICT (key) DO UPDATE
+                       SET value = EXCLUDED.value, write_date = EXCLUDED.write_date
+                     WHERE ir_config_parameter.value NOT BETWEEN %(since)s AND %(now)s
+                    RETURNING id
+                    """,
+                    key=const.WEBHOOK_ALERT_MARKER_PARAM % (provider_id or "unverified"),
+                    now=fields.Datetime.to_string(now),
+                    since=fields.Datetime.to_string(now - timedelta(seconds=window)),
+                ),
+                log_exceptions=False,
+            )
+            due = self.env.cr.fetchone()
+        except pg_errors.SerializationFailure:
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT klarna_alert_marker")
+            due = None
+        if not due:
+            return False
         admins = (
             self.env.ref("base.group_system")
             .sudo()
@@ -262,53 +304,51 @@ class PaymentKlarnaEvent(models.Model):
         self.env["mail.thread"].sudo().message_notify(
             partner_ids=admins.partner_id.ids,
             author_id=self.env.ref("base.partner_root").id,
-            subject=self.env._("Klarna: webhooks refused from %s", address),
+            subject=self.env._("Klarna: webhooks refused from %s", network),
             body=self.env._(
                 "%(address)s sent %(limit)s Klarna webhooks that failed verification within "
-                "%(minutes)s minutes; its requests are refused for now. If it is Klarna, "
-                "check the webhook signing keys of the Klarna provider; otherwise someone "
-                "is probing the webhook URL.",
-                address=address,
+                "%(minutes)s minutes; its unverified requests are refused for now (correctly "
+                "signed ones are always accepted). If it is Klarna, check the webhook signing "
+                "keys of the Klarna provider; otherwise someone is probing the webhook URL.",
+                address=network,
                 limit=limit,
                 minutes=window // 60,
             ),
         )
+        return True
 
     # === PROCESSING (cron) === #
 
     @api.model
-    def _cron_process(self, batch_size=BATCH_SIZE):
-        """Drain the due events, batch by batch, each batch in its own transaction.
-
-        Claimed rows stay locked until the batch commits, so a concurrent worker
-        skips them; each event runs in a savepoint so one failure spoils nothing else.
-        """
+    def _cron_process(self):
+        """Drain the due events one by one, each claimed and then applied in its own
+        committed step (see the module's docstring), until the run's time is up."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         deadline = time.monotonic() + RUN_SECONDS
         done = 0
-        if auto_commit:
-            # Claim with a fresh snapshot; each batch then commits to release its row locks.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
         while time.monotonic() < deadline:
+            if auto_commit:
+                # The last result is kept, and the claim reads a fresh snapshot.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
-                events = self._klarna_claim(batch_size)
+                event = self._klarna_claim()
             except pg_errors.SerializationFailure:
-                # Another worker finished one of these rows after our snapshot.
+                # Another worker finished this row after our snapshot.
                 if not auto_commit:
                     raise
                 self.env.cr.rollback()
                 continue
-            if not events:
+            if not event:
                 if not self._klarna_wait_for_postponed(deadline):
                     break
-                if auto_commit:
-                    # A fresh snapshot for the next claim.
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
                 continue
-            events._klarna_process()
-            done += len(events)
             if auto_commit:
+                # The attempt is counted before anything in it can stop this run.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+            event._klarna_process()
+            done += 1
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         remaining = self.search_count(
             [("state", "=", "pending"), ("next_attempt_at", "<=", fields.Datetime.now())]
         )
@@ -333,33 +373,75 @@ class PaymentKlarnaEvent(models.Model):
         return True
 
     @api.model
-    def _klarna_claim(self, limit):
-        """Lock up to ``limit`` due events that no other worker holds."""
+    def _klarna_claim(self):
+        """Lock the next due event that no other worker holds, count the attempt and
+        schedule it as a failure would be: if this run dies, it is retried then. An event
+        whose every attempt stopped its worker becomes a dead letter here, unapplied."""
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT id FROM payment_klarna_event
-                 WHERE state = 'pending' AND next_attempt_at <= %s
-              ORDER BY next_attempt_at, id
-                 LIMIT %s
-            FOR UPDATE SKIP LOCKED
-                """,
-                fields.Datetime.now(),
-                limit,
-            ),
-            log_exceptions=False,
+        while True:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE payment_klarna_event event
+                       SET attempts = COALESCE(event.attempts, 0) + 1,
+                           next_attempt_at = %(now)s + make_interval(
+                               secs => %(backoff)s * 2 ^ LEAST(COALESCE(event.attempts, 0), 16)
+                           )
+                      FROM (
+                            SELECT id FROM payment_klarna_event
+                             WHERE state = 'pending' AND next_attempt_at <= %(now)s
+                          ORDER BY next_attempt_at, id
+                             LIMIT 1
+                        FOR UPDATE SKIP LOCKED
+                      ) due
+                     WHERE event.id = due.id
+                 RETURNING event.id, event.attempts
+                    """,
+                    now=fields.Datetime.now(),
+                    backoff=BACKOFF_SECONDS,
+                ),
+                log_exceptions=False,
+            )
+            row = self.env.cr.fetchone()
+            if not row:
+                return self.browse()
+            event = self.browse(row[0])
+            event.invalidate_recordset(["attempts", "next_attempt_at"])
+            if row[1] <= MAX_ATTEMPTS:
+                return event
+            event._klarna_give_up()
+
+    def _klarna_give_up(self):
+        _logger.warning(
+            "Klarna event %s (%s) is a dead letter: its worker stopped in each of %s attempts",
+            self.event_id,
+            self.event_type,
+            MAX_ATTEMPTS,
         )
-        return self.browse(row[0] for row in self.env.cr.fetchall())
+        self.write(
+            {
+                "state": "dead",
+                "attempts": MAX_ATTEMPTS,
+                "last_error": self.env._(
+                    "The worker stopped (killed, out of memory or out of time) while "
+                    "applying this event, in each of its %s attempts.",
+                    MAX_ATTEMPTS,
+                ),
+            }
+        )
+        self.env.flush_all()
 
     def _klarna_process(self):
-        """Apply each claimed event in its own savepoint and record what happened."""
+        """Apply each claimed event in its own savepoint and record what happened; the
+        attempt was counted by the claim."""
         for event in self:
             try:
                 with self.env.cr.savepoint():
                     state, outcome = event._klarna_dispatch()
             except TransactionBusy:
                 event._klarna_postpone()
+            except TransactionMismatch as error:
+                event._klarna_set_aside(error)
             except Exception as error:  # any failure is recorded, then retried or dead-lettered
                 event._klarna_record_failure(error)
             else:
@@ -367,19 +449,40 @@ class PaymentKlarnaEvent(models.Model):
                     {
                         "state": state,
                         "outcome": outcome,
-                        "attempts": event.attempts + 1,
                         "processed_at": fields.Datetime.now(),
                         "last_error": False,
                     }
                 )
 
     def _klarna_postpone(self):
+        """Wait for a busy transaction; that is no failure, so the attempt is given back."""
         when = fields.Datetime.now() + timedelta(seconds=BUSY_DELAY_SECONDS)
-        self.write({"next_attempt_at": when, "last_error": "The transaction was busy."})
+        self.write(
+            {
+                "attempts": self.attempts - 1,
+                "next_attempt_at": when,
+                "last_error": "The transaction was busy.",
+            }
+        )
         self.env.ref("payment_klarna.cron_process_events")._trigger(when)
 
+    def _klarna_set_aside(self, error):
+        """Park an event that may not change the transaction it names; retrying it
+        unchanged cannot help, so it goes to the dead letters at once."""
+        message = str(error)[:MAX_ERROR_LENGTH]
+        _logger.warning(
+            "Klarna event %s (%s) set aside: %s", self.event_id, self.event_type, message
+        )
+        self.write(
+            {
+                "state": "dead",
+                "outcome": self.env._("Set aside: nothing was changed."),
+                "last_error": message,
+            }
+        )
+
     def _klarna_record_failure(self, error):
-        attempts = self.attempts + 1
+        attempts = self.attempts
         message = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
         if attempts >= MAX_ATTEMPTS:
             _logger.warning(
@@ -389,7 +492,7 @@ class PaymentKlarnaEvent(models.Model):
                 attempts,
                 message,
             )
-            self.write({"state": "dead", "attempts": attempts, "last_error": message})
+            self.write({"state": "dead", "last_error": message})
             return
         when = fields.Datetime.now() + timedelta(seconds=BACKOFF_SECONDS * 2 ** (attempts - 1))
         _logger.info(
@@ -399,7 +502,7 @@ class PaymentKlarnaEvent(models.Model):
             when,
             message,
         )
-        self.write({"attempts": attempts, "next_attempt_at": when, "last_error": message})
+        self.write({"next_attempt_at": when, "last_error": message})
         self.env.ref("payment_klarna.cron_process_events")._trigger(when)
 
     def _klarna_dispatch(self):
@@ -536,28 +639,24 @@ class PaymentKlarnaEvent(models.Model):
         return tx
 
     def _klarna_find_transaction(self):
-        """The transaction, by Klarna order id then merchant reference; an event may
-        arrive before the order placement commits, so a miss is retried."""
+        """The transaction, found only inside the provider whose key verified the event
+        (:meth:`payment.transaction._get_tx_from_notification_data`). An event may arrive
+        before the order placement commits, so a miss is retried; a mismatch raises
+        :class:`TransactionMismatch`."""
         tx = self.transaction_id
         if not tx:
-            transactions = self.env["payment.transaction"].sudo()
-            if self.klarna_order_id:
-                tx = transactions.search(
-                    [
-                        ("klarna_order_id", "=", self.klarna_order_id),
-                        ("provider_code", "=", "klarna"),
-                    ],
-                    limit=1,
+            tx = (
+                self.env["payment.transaction"]
+                .sudo()
+                ._get_tx_from_notification_data(
+                    const.PROVIDER_CODE,
+                    {
+                        "provider_id": self.provider_id.id,
+                        "klarna_order_id": self.klarna_order_id,
+                        "reference": self.reference,
+                    },
                 )
-            if not tx and self.reference:
-                tx = transactions.search(
-                    [("reference", "=", self.reference), ("provider_code", "=", "klarna")],
-                    limit=1,
-                )
-            if not tx:
-                raise ValidationError(
-                    self.env._("Klarna: no transaction matches this event (yet).")
-                )
+            )
             self.transaction_id = tx
         return tx.sudo()
 

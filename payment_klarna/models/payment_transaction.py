@@ -6,6 +6,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_tool
 
@@ -24,6 +25,7 @@ from ..klarna.status import (
     outcome_for_placement,
 )
 from .klarna_payload import order_payload
+from .payment_klarna_event import TransactionMismatch
 
 _logger = logging.getLogger(__name__)
 
@@ -245,23 +247,63 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS - NOTIFICATIONS === #
 
     def _get_tx_from_notification_data(self, provider_code, notification_data):
-        """Override of `payment` to find the transaction by reference or Klarna order id."""
+        """Override of `payment` to find the one Klarna transaction the data names.
+
+        The one lookup of the webhook worker, the fraud notifications, the authorization
+        callback and the browser and hosted-page routes. Within ``provider_id`` when the
+        data gives one (the provider whose key verified a webhook: a playground key must
+        not reach a live transaction), by Klarna order id first, since the order, not the
+        editable merchant reference, is Klarna's identity of a payment.
+
+        :param str provider_code: The code of the provider that handled the transaction.
+        :param dict notification_data: Any of ``klarna_callback_token_hash``,
+            ``klarna_order_id``, ``reference`` (strings) and ``provider_id``.
+        :return: The transaction.
+        :rtype: recordset of `payment.transaction`
+        :raise TransactionMismatch: The data names a transaction of another provider, or
+            a transaction that belongs to another Klarna order.
+        :raise ValidationError: No transaction matches, or the data is malformed.
+        """
         tx = super()._get_tx_from_notification_data(provider_code, notification_data)
         if provider_code != "klarna" or len(tx) == 1:
             return tx
-        if reference := notification_data.get("reference"):
-            domain = [("reference", "=", reference)]
-        elif order_id := notification_data.get("klarna_order_id"):
-            domain = [("klarna_order_id", "=", order_id)]
-        else:
+        keys = ("klarna_callback_token_hash", "klarna_order_id", "reference")
+        token_hash, order_id, reference = (notification_data.get(key) or None for key in keys)
+        if not any((token_hash, order_id, reference)) or not all(
+            value is None or isinstance(value, str) for value in (token_hash, order_id, reference)
+        ):
             raise ValidationError(
-                self.env._("Klarna: received data without a reference or an order id.")
+                self.env._("Klarna: received data without a usable reference or order id.")
             )
-        tx = self.search([*domain, ("provider_code", "=", "klarna")])
+        named_by = (("klarna_order_id", order_id), ("reference", reference))
+        klarna = [("provider_code", "=", "klarna")]
+        provider_id = notification_data.get("provider_id")
+        scope = [*klarna, ("provider_id", "=", provider_id)] if provider_id else klarna
+        if token_hash:
+            tx = self.search([("klarna_callback_token_hash", "=", token_hash), *scope], limit=1)
+        if order_id and not tx:
+            tx = self.search([("klarna_order_id", "=", order_id), *scope], limit=1)
+        if reference and not tx:
+            tx = self.search([("reference", "=", reference), *scope], limit=1)
+            if tx.klarna_order_id and order_id and tx.klarna_order_id != order_id:
+                raise TransactionMismatch(
+                    self.env._(
+                        "Klarna: %(reference)s belongs to another Klarna order than the one "
+                        "received; nothing was changed.",
+                        reference=reference,
+                    )
+                )
+        if not tx and provider_id:
+            named = [[(field, "=", value)] for field, value in named_by if value]
+            if self.search_count(expression.AND([expression.OR(named), klarna]), limit=1):
+                raise TransactionMismatch(
+                    self.env._(
+                        "Klarna: the data names a transaction of another provider than the one "
+                        "whose key signed it; nothing was changed."
+                    )
+                )
         if not tx:
-            raise ValidationError(
-                self.env._("Klarna: no transaction matches the received data (%s).", domain[0][2])
-            )
+            raise ValidationError(self.env._("Klarna: no transaction matches the received data."))
         return tx
 
     def _process_notification_data(self, notification_data):

@@ -11,6 +11,7 @@ from odoo.addons.payment.tests.http_common import PaymentHttpCommon
 from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.controllers import webhook
 from odoo.addons.payment_klarna.controllers.main import KlarnaController
+from odoo.addons.payment_klarna.klarna import webhook_guard
 from odoo.addons.payment_klarna.klarna.signature import (
     sign_klarna_signature,
     sign_payload_signature,
@@ -68,9 +69,12 @@ class WebhookCommon(KlarnaCommon):
 class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
     def setUp(self):
         super().setUp()
-        webhook.failures.clear()
-        self.addCleanup(webhook.failures.clear)
+        self._new_worker_memory()
         self.url = self._build_url(KlarnaController._webhook_url)
+
+    def _new_worker_memory(self):
+        """What a fresh worker process has: an empty failure tracker."""
+        self.startPatcher(patch.object(webhook, "failures", webhook_guard.FailureTracker()))
 
     def _post(self, body, headers=None, **extra_headers):
         return self.url_open(
@@ -253,6 +257,74 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
         self.assertEqual(response.json(), {"status": "duplicate"})
         self.assertEqual(len(self._events()), 1)
 
+    # === PROVIDER BINDING === #
+
+    def _live_provider(self):
+        """An enabled Klarna provider whose key 1 differs from the test provider's key 1."""
+        live = self.klarna.copy(
+            {
+                "name": "Klarna (live)",
+                "klarna_api_username": "PK1_live",
+                "klarna_api_password": "pw",
+            }
+        )
+        live.state = "enabled"
+        self.env["payment.klarna.signing.key"].create(
+            {"provider_id": live.id, "key_id": "1", "secret": "live-signing-secret"}
+        )
+        return live
+
+    def _deliver_and_process(self, body):
+        response = self._post(body, self._payload_signature(body))  # the test provider's key
+        self.assertEqual(response.json(), {"status": "accepted"})
+        event = self._events()
+        self.assertEqual(event.provider_id, self.klarna, "bound to the provider whose key verified")
+        self.Event._cron_process()
+        event.invalidate_recordset()
+        return event
+
+    def _assert_set_aside(self, event, reason):
+        self.assertEqual((event.state, event.transaction_id.id), ("dead", False))
+        self.assertIn(reason, event.last_error)
+        self.assertEqual(self.klarna.klarna_dead_event_count, 1, "an admin sees it")
+
+    def test_a_playground_event_never_pays_a_live_transaction(self):
+        """Someone pays on Klarna's playground with a live transaction's reference."""
+        live_tx = self._create_transaction(
+            "direct",
+            provider_id=self._live_provider().id,
+            reference="S00042",
+            state="pending",
+            klarna_order_id="ord-live",
+        )
+        body = self._body(
+            payment_status="PAID", order_id="ord-playground", merchant_reference1="S00042"
+        )
+        event = self._deliver_and_process(body)
+        live_tx.invalidate_recordset()
+        self.assertEqual(live_tx.state, "pending")
+        self._assert_set_aside(event, "another provider")
+
+    def test_a_test_key_cannot_name_a_live_order(self):
+        live_tx = self._create_transaction(
+            "direct",
+            provider_id=self._live_provider().id,
+            state="pending",
+            klarna_order_id="ord-live",
+        )
+        event = self._deliver_and_process(self._body(payment_status="PAID", order_id="ord-live"))
+        live_tx.invalidate_recordset()
+        self.assertEqual(live_tx.state, "pending")
+        self._assert_set_aside(event, "another provider")
+
+    def test_a_reference_of_a_transaction_with_another_order_is_set_aside(self):
+        tx = self._create_transaction("direct", state="pending", klarna_order_id="ord-1")
+        body = self._body(payment_status="PAID", order_id="ord-2", merchant_reference1=tx.reference)
+        event = self._deliver_and_process(body)
+        tx.invalidate_recordset()
+        self.assertEqual(tx.state, "pending")
+        self._assert_set_aside(event, "another Klarna order")
+
     # === LEGACY FRAUD NOTIFICATIONS === #
 
     def test_unsigned_fraud_notification_is_stored_for_a_known_order(self):
@@ -269,44 +341,116 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
         body = json.dumps({"order_id": "ord-404", "event_type": "FRAUD_RISK_ACCEPTED"}).encode()
         self._assert_refused(self._post(body), "unknown_order")
 
-    # === ADDRESSES === #
+    def test_deeply_nested_signed_body_is_refused_not_a_crash(self):
+        for depth in (600, 50_000):
+            nested = b"[" * depth + b"]" * depth
+            body = self._body(deep="here").replace(b'"here"', nested)
+            self._assert_refused(self._post(body, self._payload_signature(body)), "too_deep")
 
-    def test_allow_list_refuses_other_addresses(self):
+    def test_malformed_headers_are_refused_and_change_nothing(self):
+        body = self._body()
+        good = self._payload_signature(body)["Payload-Signature"]
+        for headers in (
+            {"Payload-Signature": ""},
+            {"Payload-Signature": "ts=abc,sig=,v="},
+            {"Payload-Signature": good + ",ts=-1"},
+            {"Payload-Signature": good.replace("v=1", "v=1.5")},
+            {"Payload-Signature": good.replace("v=1", "v=?1")},
+            {"Payload-Signature": good.replace("v=1", "v=(1 2)")},
+            {"Payload-Signature": "\u00e9=1"},
+            {"Klarna-Signature": "zz", "Klarna-Signing-Key-Id": "1"},
+            {"Klarna-Signature": "00" * 32, "Klarna-Signing-Key-Id": "a b"},
+            {"Klarna-Signature": "00" * 32, "Klarna-Signing-Key-Id": "x" * 500},
+        ):
+            response = self._post(body, headers)
+            self.assertEqual(response.status_code, 400, headers)
+            self.assertIn(response.json()["error"], ("malformed_header", "unknown_key"))
+        self.assertFalse(self._events())
+
+    # === ADDRESSES AND FAILURES === #
+
+    def _fraud_notification(self):
+        self._create_transaction("direct", state="pending", klarna_order_id="ord-7")
+        return json.dumps({"order_id": "ord-7", "event_type": "FRAUD_RISK_ACCEPTED"}).encode()
+
+    def test_allow_list_applies_only_to_what_is_not_verified(self):
+        unsigned = self._fraud_notification()
         body = self._body()
         self.env["ir.config_parameter"].set_param(const.WEBHOOK_ALLOWED_IPS_PARAM, "10.0.0.0/8")
-        self._assert_refused(
-            self._post(body, self._payload_signature(body)), "address_not_allowed", 403
-        )
+        self._assert_refused(self._post(unsigned), "address_not_allowed", 403)
+        # A body one of the provider's keys verifies is Klarna's, whoever relays it.
+        self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
         self.env["ir.config_parameter"].set_param(
             const.WEBHOOK_ALLOWED_IPS_PARAM, "10.0.0.0/8,127.0.0.1"
         )
-        self.assertEqual(self._post(body, self._payload_signature(body)).status_code, 200)
+        self.assertEqual(self._post(unsigned).json(), {"status": "accepted"})
 
     def test_forwarded_address_is_believed_only_from_a_trusted_proxy(self):
-        body = self._body()
-        headers = self._payload_signature(body)
+        unsigned = self._fraud_notification()
         params = self.env["ir.config_parameter"]
         params.set_param(const.WEBHOOK_ALLOWED_IPS_PARAM, "klarna")  # the test provider: playground
-        forwarded = {**headers, "X-Forwarded-For": "63.33.163.93"}
-        self._assert_refused(self._post(body, forwarded), "address_not_allowed", 403)
+        forwarded = {"X-Forwarded-For": "63.33.163.93"}
+        self._assert_refused(self._post(unsigned, forwarded), "address_not_allowed", 403)
         params.set_param(const.WEBHOOK_TRUSTED_PROXIES_PARAM, "127.0.0.0/8")
-        spoofed = {**headers, "X-Forwarded-For": "63.33.163.93, 198.51.100.7"}
-        self._assert_refused(self._post(body, spoofed), "address_not_allowed", 403)
-        production = {**headers, "X-Forwarded-For": "52.18.109.75"}
-        self._assert_refused(self._post(body, production), "address_not_allowed", 403)
-        self.assertEqual(self._post(body, forwarded).status_code, 200)
+        spoofed = {"X-Forwarded-For": "63.33.163.93, 198.51.100.7"}
+        self._assert_refused(self._post(unsigned, spoofed), "address_not_allowed", 403)
+        production = {"X-Forwarded-For": "52.18.109.75"}
+        self._assert_refused(self._post(unsigned, production), "address_not_allowed", 403)
+        self.assertEqual(self._post(unsigned, forwarded).status_code, 200)
+
+    def _alerts(self):
+        return self.env["mail.message"].search([("subject", "like", "Klarna: webhooks refused")])
 
     def test_repeated_failures_alert_the_admins_and_are_rate_limited(self):
         body = self._body()
         bad = self._payload_signature(body, "not-the-secret")
-        for _attempt in range(webhook.FAILURE_LIMIT):
+        for _attempt in range(webhook_guard.FAILURE_LIMIT):
             self.assertEqual(self._post(body, bad).status_code, 400)
-        alert = self.env["mail.message"].search(
-            [("subject", "=", "Klarna: webhooks refused from 127.0.0.1")]
-        )
+        alert = self._alerts()
         self.assertEqual(len(alert), 1)
+        self.assertEqual(alert.subject, "Klarna: webhooks refused from 127.0.0.1")
         self.assertIn(self.env.ref("base.user_admin").partner_id, alert.partner_ids)
         self.assertNotIn(IBAN, alert.body)
-        self._assert_refused(self._post(body, self._payload_signature(body)), "rate_limited", 429)
         self.assertEqual(self._post(body, bad).status_code, 429)
-        self.assertEqual(len(alert.search([("subject", "=", alert.subject)])), 1)
+        self._assert_refused(self._post(self._fraud_notification()), "rate_limited", 429)
+        self.assertEqual(self._alerts(), alert)
+
+    def test_junk_never_silences_correctly_signed_deliveries(self):
+        """Behind a proxy every sender shares one address: Klarna's must still get through."""
+        body = self._body()
+        bad = self._payload_signature(body, "not-the-secret")
+        for _attempt in range(webhook_guard.FAILURE_LIMIT + 2):
+            self._post(body, bad)
+        self.assertEqual(self._post(body, bad).status_code, 429)
+        response = self._post(body, self._payload_signature(body))
+        self.assertEqual((response.status_code, response.json()), (200, {"status": "accepted"}))
+        self.assertEqual(len(self._events()), 1)
+
+    def _queries(self, body, headers=None):
+        """The answer's status and the queries the route ran (the server shares our cursor)."""
+        before = self.cr.sql_log_count
+        response = self._post(body, headers)
+        return response.status_code, self.cr.sql_log_count - before
+
+    def test_the_limiter_costs_the_signed_path_no_query(self):
+        body = self._body()
+        self._post(body, self._payload_signature(body))  # the keys are cached from here on
+        body = self._body()
+        self.assertEqual(self._queries(body, self._payload_signature(body)), (200, 1))
+        bad = self._payload_signature(body, "not-the-secret")
+        self.assertEqual(self._queries(body, bad), (400, 0))
+        for _attempt in range(webhook_guard.FAILURE_LIMIT):
+            self._post(body, bad)
+        self.assertEqual(self._queries(body, bad), (429, 0))
+        body = self._body()
+        self.assertEqual(self._queries(body, self._payload_signature(body)), (200, 1))
+
+    def test_admins_are_alerted_once_per_window_across_workers(self):
+        body = self._body()
+        bad = self._payload_signature(body, "not-the-secret")
+        for _worker in range(3):
+            self._new_worker_memory()  # another worker: its own memory, the same database
+            for _attempt in range(webhook_guard.FAILURE_LIMIT):
+                self._post(body, bad)
+        self.assertEqual(len(self._alerts()), 1)
+        self.assertEqual(len(self._events()), 0)

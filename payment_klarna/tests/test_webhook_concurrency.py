@@ -1,10 +1,66 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import uuid
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import config
 
 from odoo.addons.payment_klarna.models import payment_klarna_event
+from odoo.addons.payment_klarna.models.payment_klarna_event import MAX_ATTEMPTS
+
+# Runs the inbox worker in real processes on committed data. The registry is loaded once;
+# each run is a forked child that is killed (SIGKILL) when it touches the poison event,
+# as an out-of-memory kill or Odoo's ``limit_time_real`` would kill a cron worker.
+WORKER = textwrap.dedent(
+    """
+    import json, os, signal, sys, traceback
+    from odoo import SUPERUSER_ID, api, sql_db
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    conf, db, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    config.parse_config(["-c", conf, "-d", db, "--log-level=critical"])
+    registry = Registry(db)
+    from odoo.addons.payment_klarna.models.payment_klarna_event import PaymentKlarnaEvent
+
+    dispatch = PaymentKlarnaEvent._klarna_dispatch
+
+    def poisoned(self):
+        if self.event_type == "test.poison":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return dispatch(self)
+
+    PaymentKlarnaEvent._klarna_dispatch = poisoned
+    sql_db.close_all()  # each child opens its own connections
+    signals = []
+    for _run in range(runs):
+        pid = os.fork()
+        if not pid:
+            code = 1
+            try:
+                with registry.cursor() as cr:
+                    # Time passes: whatever the last run left scheduled is due again.
+                    cr.execute(
+                        "UPDATE payment_klarna_event SET next_attempt_at = '2000-01-01' "
+                        "WHERE event_type = 'test.poison' AND state = 'pending'"
+                    )
+                    cr.commit()
+                    api.Environment(cr, SUPERUSER_ID, {})["payment.klarna.event"]._cron_process()
+                code = 0
+            except Exception:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        signals.append(os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0)
+    print("RUNS " + json.dumps(signals))
+    """
+)
 
 
 @tagged("post_install", "-at_install")
@@ -41,8 +97,12 @@ class TestWebhookConcurrency(TransactionCase):
     def test_two_workers_claim_disjoint_events_and_process_each_once(self):
         ids = self._committed_events(6)
         first, second = self._env(), self._env()
-        claimed_first = first["payment.klarna.event"]._klarna_claim(3)
-        claimed_second = second["payment.klarna.event"]._klarna_claim(10)
+        claimed_first = first["payment.klarna.event"].browse()
+        for _claim in range(3):
+            claimed_first |= first["payment.klarna.event"]._klarna_claim()
+        claimed_second = second["payment.klarna.event"].browse()
+        while claimed := second["payment.klarna.event"]._klarna_claim():
+            claimed_second |= claimed
         mine = set(ids)
         self.assertEqual(len(set(claimed_first.ids) & mine), 3)
         self.assertFalse(set(claimed_first.ids) & set(claimed_second.ids))
@@ -87,7 +147,7 @@ class TestWebhookConcurrency(TransactionCase):
 
         worker = self._env()
         with patch.object(payment_klarna_event.time, "sleep"):
-            worker["payment.klarna.event"]._klarna_claim(10)._klarna_process()
+            worker["payment.klarna.event"]._klarna_claim()._klarna_process()
         worker.cr.commit()
         event = worker["payment.klarna.event"].browse(event_id)
         self.assertEqual((event.state, event.attempts), ("pending", 0))
@@ -97,7 +157,7 @@ class TestWebhookConcurrency(TransactionCase):
         staff.cr.rollback()
         event.next_attempt_at = fields.Datetime.now()
         worker.cr.commit()
-        worker["payment.klarna.event"]._klarna_claim(10)._klarna_process()
+        worker["payment.klarna.event"]._klarna_claim()._klarna_process()
         worker.cr.commit()
         event.invalidate_recordset()
         self.assertEqual((event.state, event.attempts), ("processed", 1))
@@ -124,3 +184,35 @@ class TestWebhookConcurrency(TransactionCase):
         self.assertFalse(late["payment.klarna.event"]._klarna_insert(**values))
         late.cr.execute("SELECT count(*) FROM payment_klarna_event WHERE id = %s", [first.id])
         self.assertEqual(late.cr.fetchone(), (0,), "the request's snapshot is still usable")
+
+    def test_a_poison_event_that_kills_the_worker_becomes_a_dead_letter(self):
+        setup = self._env()
+        now = fields.Datetime.now()
+        events = setup["payment.klarna.event"].create(
+            [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": event_type,
+                    "next_attempt_at": now,
+                }
+                for event_type in ("test.poison", "merchant.settings.updated")
+            ]
+        )
+        setup.cr.commit()
+        self.addCleanup(self._delete, "payment_klarna_event", events.ids)
+        runs = MAX_ATTEMPTS + 1
+        result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+            [sys.executable, "-c", WORKER, config.rcfile, self.env.cr.dbname, str(runs)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            check=True,
+        )
+        signals = json.loads(result.stdout.split("RUNS ", 1)[1])
+        self.assertEqual(signals, [9] * MAX_ATTEMPTS + [0], result.stderr[-2000:])
+        check = self._env()
+        poison, other = check["payment.klarna.event"].browse(events.ids)
+        self.assertEqual((poison.state, poison.attempts), ("dead", MAX_ATTEMPTS))
+        self.assertIn("stopped", poison.last_error)
+        self.assertEqual((other.state, other.attempts), ("ignored", 1))

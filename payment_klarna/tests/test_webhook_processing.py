@@ -5,6 +5,7 @@ from unittest.mock import patch
 from psycopg2 import IntegrityError
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -17,6 +18,7 @@ from odoo.addons.payment_klarna.models.payment_klarna_event import (
     BACKOFF_SECONDS,
     MAX_ATTEMPTS,
     RETENTION_PARAM,
+    TransactionMismatch,
 )
 from odoo.addons.payment_klarna.tests.test_webhook import IBAN, WebhookCommon
 
@@ -123,6 +125,39 @@ class TestWebhookProcessing(WebhookCommon):
         self.assertTrue(first)
         self.assertFalse(again)
         self.assertEqual(self.Event.search_count([("event_id", "=", first.event_id)]), 1)
+
+    # === ONE LOOKUP === #
+
+    def _lookup(self, **data):
+        return self.env["payment.transaction"]._get_tx_from_notification_data("klarna", data)
+
+    def test_lookup_prefers_the_order_and_stays_inside_the_provider(self):
+        # The merchant reference can be edited in Klarna's portal; the order id cannot.
+        self.assertEqual(self._lookup(klarna_order_id="ord-1", reference="edited"), self.tx)
+        self.assertEqual(
+            self._lookup(reference=self.tx.reference, provider_id=self.klarna.id), self.tx
+        )
+        other = self.klarna.copy({"name": "Klarna 2", "klarna_api_username": "PK2"})
+        for data in ({"klarna_order_id": "ord-1"}, {"reference": self.tx.reference}):
+            with self.assertRaisesRegex(TransactionMismatch, "another provider"):
+                self._lookup(**data, provider_id=other.id)
+        with self.assertRaisesRegex(TransactionMismatch, "another Klarna order"):
+            self._lookup(reference=self.tx.reference, klarna_order_id="ord-2")
+        with self.assertRaisesRegex(ValidationError, "no transaction matches"):
+            self._lookup(klarna_order_id="ord-404", provider_id=self.klarna.id)
+
+    def test_lookup_refuses_malformed_data(self):
+        for data in ({}, {"reference": ["S1"]}, {"klarna_order_id": 7}, {"reference": None}):
+            with self.assertRaisesRegex(ValidationError, "without a usable reference"):
+                self._lookup(**data)
+
+    def test_fraud_notification_is_stored_for_the_transaction_of_its_order(self):
+        event = self.Event._klarna_store_legacy(
+            LegacyNotification(order_id="ord-1", event_type="FRAUD_RISK_ACCEPTED"), 0
+        )
+        self.assertEqual((event.transaction_id, event.provider_id), (self.tx, self.klarna))
+        unknown = LegacyNotification(order_id="ord-404", event_type="FRAUD_RISK_ACCEPTED")
+        self.assertIsNone(self.Event._klarna_store_legacy(unknown, 0))
 
     # === ORDER RE-READ === #
 
