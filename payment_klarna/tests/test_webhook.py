@@ -347,6 +347,21 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
             body = self._body(deep="here").replace(b'"here"', nested)
             self._assert_refused(self._post(body, self._payload_signature(body)), "too_deep")
 
+    def test_every_signed_body_type_is_refused_cleanly(self):
+        for body, content_type in (
+            (b" ", "application/json"),
+            (b"null", "application/json"),
+            (b'["event_id"]', "application/json"),
+            (b"\xff\xfe{}", "application/json"),
+            (b'{"event_id": 1, "event_type": ["x"]}', "application/json"),
+            (self._body(), "application/x-www-form-urlencoded"),
+        ):
+            headers = {**self._payload_signature(body), "Content-Type": content_type}
+            response = self._post(body, headers)
+            self.assertEqual(response.status_code, 400, (body[:20], content_type))
+            self.assertIn("error", response.json())
+        self.assertFalse(self._events())
+
     def test_malformed_headers_are_refused_and_change_nothing(self):
         body = self._body()
         good = self._payload_signature(body)["Payload-Signature"]
