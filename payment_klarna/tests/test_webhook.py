@@ -468,4 +468,26 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
             for _attempt in range(webhook_guard.FAILURE_LIMIT):
                 self._post(body, bad)
         self.assertEqual(len(self._alerts()), 1)
+        # Failures naming no provider's key have their own marker: one more alert, once.
+        unknown = self._payload_signature(body, "not-the-secret", version=9)
+        for _worker in range(2):
+            self._new_worker_memory()
+            for _attempt in range(webhook_guard.FAILURE_LIMIT):
+                self._post(body, unknown)
+        self.assertEqual(len(self._alerts()), 2)
         self.assertEqual(len(self._events()), 0)
+
+    def test_a_new_window_alerts_again(self):
+        body = self._body()
+        bad = self._payload_signature(body, "not-the-secret")
+        for _attempt in range(webhook_guard.FAILURE_LIMIT):
+            self._post(body, bad)
+        self.cr.execute(
+            "UPDATE ir_config_parameter SET value = '2000-01-01 00:00:00' WHERE key = %s",
+            [const.WEBHOOK_ALERT_MARKER_PARAM % self.klarna.id],
+        )
+        self.assertEqual(self.cr.rowcount, 1, "the marker is the provider's")
+        self._new_worker_memory()
+        for _attempt in range(webhook_guard.FAILURE_LIMIT):
+            self._post(body, bad)
+        self.assertEqual(len(self._alerts()), 2)
