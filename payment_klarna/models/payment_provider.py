@@ -2,7 +2,7 @@ import json
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.payment import utils as payment_utils
 
@@ -254,7 +254,11 @@ class PaymentProvider(models.Model):
         """Prove the credentials by reading an order id Klarna cannot know.
 
         A 404 answer means Klarna accepted the credentials; nothing is created.
+
+        :return: a notification action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
         """
+        self._klarna_check_admin()
         self.ensure_one()
         try:
             self._klarna_get_client().get_order(const.CONNECTION_CHECK_ORDER_ID)
@@ -284,20 +288,33 @@ class PaymentProvider(models.Model):
         )
 
     def action_klarna_rotate_secrets(self):
-        """Re-encrypt every stored secret with the newest configured key."""
+        """Re-encrypt the secrets of these providers (password, signing keys) with the newest key.
+
+        :return: a notification action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
+        """
+        self._klarna_check_admin()
         box = klarna_utils.get_secret_box(self.env)
-        providers = self.sudo().search([("klarna_api_password_encrypted", "!=", False)])
+        providers = self.sudo().filtered("klarna_api_password_encrypted")
         for provider in providers:
             provider.klarna_api_password_encrypted = box.rotate(
                 provider.klarna_api_password_encrypted
             )
-        keys = self.env["payment.klarna.signing.key"].sudo().with_context(active_test=False)
-        for key in keys.search([("secret_encrypted", "!=", False)]):
+        keys = self.sudo().with_context(active_test=False).klarna_signing_key_ids
+        for key in keys.filtered("secret_encrypted"):
             key.secret_encrypted = box.rotate(key.secret_encrypted)
         return self._klarna_notification(
             "success",
-            self.env._("Klarna: every stored secret is now encrypted with the newest key."),
+            self.env._("Klarna: the stored secrets are now encrypted with the newest key."),
         )
+
+    def _klarna_check_admin(self):
+        """The provider's buttons are public methods, so JSON-RPC reaches them: they call
+        Klarna with the merchant's credentials or touch secrets, for system administrators
+        only, and only on providers they may write."""
+        if not self.env.is_system():
+            raise AccessError(self.env._("Klarna: only system administrators can do this."))
+        payment_utils.check_rights_on_recordset(self)
 
     def _klarna_notification(self, kind, message):
         return {
@@ -307,7 +324,12 @@ class PaymentProvider(models.Model):
         }
 
     def action_klarna_view_events(self):
-        """The provider's webhook events, dead letters first."""
+        """The provider's webhook events, dead letters first.
+
+        :return: the events' window action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
+        """
+        self._klarna_check_admin()
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "payment_klarna.action_payment_klarna_event"

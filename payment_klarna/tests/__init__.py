@@ -5,6 +5,7 @@ from . import (
     test_payload,
     test_provider,
     test_provider_form,
+    test_provider_rpc,
     test_webhook,
     test_webhook_concurrency,
     test_webhook_processing,
