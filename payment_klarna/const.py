@@ -35,3 +35,36 @@ SDK_PATH = "/kp/lib/v1/api.js"
 WEBHOOK_MAX_AGE_PARAM = "payment_klarna.webhook_max_age"
 WEBHOOK_ALLOWED_IPS_PARAM = "payment_klarna.webhook_allowed_ips"
 WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
+
+# === Inbound limits and the widget's sessions (issue 13, defects 9 and 10) === #
+# Largest body of the browser's, the callback's and the hosted page's routes (all under
+# this prefix), chunked bodies included: 413 above. The webhook keeps its own limit
+# (klarna/events.py's DEFAULT_MAX_BYTES), enforced the same way.
+ROUTES_PREFIX = "/payment/klarna/"
+ROUTES_MAX_BYTES = 16 * 1024
+# Arrays and objects nested deeper than this in a JSON route's body: 400, never parsed.
+JSON_ROUTE_MAX_DEPTH = 8
+# The parameters of each JSON route (klarna/inbound.py's kinds; "?": optional, may be
+# null), checked before the route runs. The session route answers a bad provider id
+# itself, with the same "not available" message as for a disabled provider.
+SESSION_ROUTE_PARAMS = {
+    "provider_id": "any",
+    "payment_method_code": "text",
+    "transaction_route": "text",
+    "access_token": "text?",
+    "amount": "number?",
+    "currency_id": "id?",
+    "partner_id": "id?",
+}
+PREPARE_ROUTE_PARAMS = {
+    "reference": "text",
+    "access_token": "text",
+    "session_id": "text",
+    "session_signature": "text",
+}
+AUTHORIZE_ROUTE_PARAMS = {
+    "reference": "text",
+    "access_token": "text",
+    "authorization_token": "text",
+}
+CANCEL_ROUTE_PARAMS = {"reference": "text", "access_token": "text", "declined": "flag?"}

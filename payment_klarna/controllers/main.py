@@ -11,6 +11,7 @@ from odoo.tools.misc import hmac as hmac_tool
 
 from odoo.addons.payment import utils as payment_utils
 
+from .. import const
 from ..klarna import callback_token
 from ..klarna.errors import KlarnaError
 from ..klarna.events import EventError, parse_authorization_callback
@@ -41,13 +42,13 @@ class KlarnaController(http.Controller):
 
     # === EMBEDDED WIDGET === #
 
-    @http.route(_session_url, type="json", auth="public")
+    @http.route(_session_url, type="json", auth="public", klarna_params=const.SESSION_ROUTE_PARAMS)
     def klarna_session(
         self,
         provider_id,
         payment_method_code,
         transaction_route,
-        access_token,
+        access_token=None,
         amount=None,
         currency_id=None,
         partner_id=None,
@@ -93,7 +94,7 @@ class KlarnaController(http.Controller):
             "categories": [c.identifier for c in session.payment_method_categories],
         }
 
-    @http.route(_prepare_url, type="json", auth="public")
+    @http.route(_prepare_url, type="json", auth="public", klarna_params=const.PREPARE_ROUTE_PARAMS)
     def klarna_prepare(self, reference, access_token, session_id, session_signature):
         """Bind the widget's session to the transaction Odoo just created for the payment."""
         if not consteq(self._klarna_sign_session(session_id), session_signature or ""):
@@ -102,7 +103,9 @@ class KlarnaController(http.Controller):
         tx_sudo._klarna_attach_session(session_id)
         return {"payment_method_category": tx_sudo.klarna_payment_category}
 
-    @http.route(_authorize_url, type="json", auth="public")
+    @http.route(
+        _authorize_url, type="json", auth="public", klarna_params=const.AUTHORIZE_ROUTE_PARAMS
+    )
     def klarna_authorize(self, reference, access_token, authorization_token):
         """Place the Klarna order for the customer's authorization (server-side cart)."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
@@ -121,7 +124,7 @@ class KlarnaController(http.Controller):
             request.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
         return {"state": tx_sudo.state}
 
-    @http.route(_cancel_url, type="json", auth="public")
+    @http.route(_cancel_url, type="json", auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS)
     def klarna_cancel(self, reference, access_token, declined=False):
         """The customer closed Klarna or was declined: the cart stays payable."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
@@ -242,8 +245,10 @@ class KlarnaController(http.Controller):
                     link: [(6, 0, document.ids)],
                     "reference_hint": document.name,
                 }
-        if transaction_route == "/payment/transaction" and payment_utils.check_access_token(
-            access_token, partner, amount, currency_id
+        if (
+            transaction_route == "/payment/transaction"
+            and None not in (amount, currency_id, partner)
+            and payment_utils.check_access_token(access_token, partner, amount, currency_id)
         ):
             return {
                 "amount": float(amount),

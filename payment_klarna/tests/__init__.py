@@ -1,6 +1,7 @@
 from . import (
     test_checkout,
     test_checkout_tour,
+    test_hostile_input,
     test_order_management,
     test_payload,
     test_provider,
