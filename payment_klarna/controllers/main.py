@@ -12,7 +12,7 @@ from odoo.tools.misc import hmac as hmac_tool
 from odoo.addons.payment import utils as payment_utils
 
 from .. import const
-from ..klarna import callback_token
+from ..klarna import callback_token, inbound
 from ..klarna.errors import KlarnaError
 from ..klarna.events import EventError, parse_authorization_callback
 
@@ -56,43 +56,21 @@ class KlarnaController(http.Controller):
         """Open a Klarna session for the cart on the page, so the widget can show.
 
         The cart comes from the document the payment form pays, after the same access
-        check its transaction route makes; the browser gives no amount that matters.
+        check its transaction route makes; the browser gives no amount that matters. An
+        unchanged cart gets its live session again (see payment.klarna.session).
         """
         provider_sudo = request.env["payment.provider"].sudo()
-        if isinstance(provider_id, int) and not isinstance(provider_id, bool):
-            provider_sudo = provider_sudo.browse(provider_id).exists()
+        if inbound.is_record_id(provider_id):
+            provider_sudo = provider_sudo.browse(int(provider_id)).exists()
         if not provider_sudo or provider_sudo.code != "klarna" or provider_sudo.state == "disabled":
             raise ValidationError(request.env._("Klarna: this payment provider is not available."))
         draft_values = self._klarna_document_values(
             transaction_route, access_token, amount, currency_id, partner_id
         )
-        payment_method = request.env["payment.method"].sudo()._get_from_code(payment_method_code)
-        draft_tx = (
-            request.env["payment.transaction"]
-            .sudo()
-            .new(
-                {
-                    "provider_id": provider_sudo.id,
-                    "payment_method_id": payment_method.id,
-                    "reference": draft_values.pop("reference_hint"),
-                    **draft_values,
-                }
-            )
+        opened = provider_sudo._klarna_open_widget_session(
+            payment_method_code, draft_values, request.httprequest.remote_addr
         )
-        try:
-            session = provider_sudo._klarna_get_client().create_session(
-                draft_tx._klarna_order_payload()
-            )
-        except KlarnaError as error:
-            raise ValidationError(
-                request.env._("Klarna: the payment option could not be prepared: %s", error)
-            ) from error
-        return {
-            "session_id": session.session_id,
-            "client_token": session.client_token,
-            "session_signature": self._klarna_sign_session(session.session_id),
-            "categories": [c.identifier for c in session.payment_method_categories],
-        }
+        return {**opened, "session_signature": self._klarna_sign_session(opened["session_id"])}
 
     @http.route(_prepare_url, type="json", auth="public", klarna_params=const.PREPARE_ROUTE_PARAMS)
     def klarna_prepare(self, reference, access_token, session_id, session_signature):
@@ -225,7 +203,8 @@ class KlarnaController(http.Controller):
     def _klarna_document_values(
         self, transaction_route, access_token, amount, currency_id, partner
     ):
-        """The draft transaction values of the document a payment form pays, access checked."""
+        """The draft transaction values of the document a payment form pays, access checked,
+        with the ``cart_key`` that names the document."""
         env = request.env
         for pattern, model in DOCUMENT_ROUTES:
             if match := pattern.match(transaction_route or ""):
@@ -243,7 +222,8 @@ class KlarnaController(http.Controller):
                     "currency_id": document.currency_id.id,
                     "partner_id": partner_id,
                     link: [(6, 0, document.ids)],
-                    "reference_hint": document.name,
+                    "reference": document.name,
+                    "cart_key": f"{model},{document.id}",
                 }
         if (
             transaction_route == "/payment/transaction"
@@ -254,7 +234,8 @@ class KlarnaController(http.Controller):
                 "amount": float(amount),
                 "currency_id": int(currency_id),
                 "partner_id": int(partner),
-                "reference_hint": env._("Payment"),
+                "reference": env._("Payment"),
+                "cart_key": f"payment,{int(partner)},{int(currency_id)},{float(amount)}",
             }
         raise ValidationError(env._("Klarna: this payment cannot be made with Klarna here."))
 

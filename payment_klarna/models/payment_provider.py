@@ -246,6 +246,27 @@ class PaymentProvider(models.Model):
         self.ensure_one()
         return klarna_utils.decrypt_secret(self.env, self.klarna_api_password_encrypted)
 
+    def _klarna_open_widget_session(self, payment_method_code, values, address):
+        """The Klarna session that shows the widget for a cart (reused while unchanged).
+
+        :param str payment_method_code: the payment method the customer chose
+        :param dict values: the draft transaction's values, with the ``cart_key`` of its
+                            document
+        :param str address: the customer's IP address, to bound new sessions
+        :return: ``session_id``, ``client_token`` and ``categories``
+        :raise ValidationError: for a payment method that is not Klarna's
+        """
+        self.ensure_one()
+        payment_method = self.env["payment.method"]._get_from_code(payment_method_code)
+        if payment_method_code not in const.PAYMENT_METHOD_CATEGORIES or not payment_method:
+            raise ValidationError(self.env._("Klarna: this payment method is not available."))
+        values = dict(values)
+        cart_key = values.pop("cart_key")
+        draft_tx = self.env["payment.transaction"].new(
+            {"provider_id": self.id, "payment_method_id": payment_method.id, **values}
+        )
+        return self.env["payment.klarna.session"]._klarna_open(self, draft_tx, cart_key, address)
+
     def _klarna_get_client(self):
         self.ensure_one()
         return KlarnaClient(klarna_utils.build_client_config(self))

@@ -10,4 +10,5 @@ from . import (
     test_webhook,
     test_webhook_concurrency,
     test_webhook_processing,
+    test_widget_sessions,
 )
