@@ -70,9 +70,12 @@ AUTHORIZE_ROUTE_PARAMS = {
 CANCEL_ROUTE_PARAMS = {"reference": "text", "access_token": "text", "declined": "flag?"}
 # The widget's Klarna sessions (payment.klarna.session): Klarna keeps a session 48 hours;
 # an unchanged cart reuses its session while at least the margin is left. New sessions
-# (outbound calls) are bounded per cart and per customer address within the window.
+# (outbound calls) are bounded per cart and per customer address within the window; the
+# address bound can be raised with the system parameter (a shop behind a proxy that Odoo
+# does not trust, proxy_mode off, sees one address for every customer).
 SESSION_LIFETIME_HOURS = 48
 SESSION_REUSE_MARGIN_HOURS = 1
 SESSION_BOUND_WINDOW_MINUTES = 60
 SESSIONS_PER_CART = 10
 SESSIONS_PER_ADDRESS = 60
+SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"

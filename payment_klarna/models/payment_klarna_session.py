@@ -78,13 +78,12 @@ class PaymentKlarnaSession(models.Model):
         address_key = hmac_tool(self.env(su=True), "payment_klarna_session_address", address)
         since = now - timedelta(minutes=const.SESSION_BOUND_WINDOW_MINUTES)
         recent = [("opened_at", ">=", since)]
+        per_cart = const.SESSIONS_PER_CART
+        per_address = self._klarna_sessions_per_address()
+        by_address = [("address_key", "=", address_key), *recent]
         if (
-            sessions.search_count([*cart, *recent], limit=const.SESSIONS_PER_CART)
-            >= const.SESSIONS_PER_CART
-            or sessions.search_count(
-                [("address_key", "=", address_key), *recent], limit=const.SESSIONS_PER_ADDRESS
-            )
-            >= const.SESSIONS_PER_ADDRESS
+            sessions.search_count([*cart, *recent], limit=per_cart) >= per_cart
+            or sessions.search_count(by_address, limit=per_address) >= per_address
         ):
             _logger.warning("Klarna widget session for %s refused: too many new ones", cart_key)
             raise UserError(
@@ -126,6 +125,14 @@ class PaymentKlarnaSession(models.Model):
             )
             _logger.info("Klarna widget session %s opened for %s", session.session_id, cart_key)
             return opened._klarna_widget_values()
+
+    @api.model
+    def _klarna_sessions_per_address(self):
+        """The address bound: the system parameter when it is a positive number."""
+        value = self.env["ir.config_parameter"].sudo().get_param(const.SESSIONS_PER_ADDRESS_PARAM)
+        if value and value.isdigit() and int(value):
+            return int(value)
+        return const.SESSIONS_PER_ADDRESS
 
     def _klarna_taken(self):
         """Whether a payment already went through with this session: never offer it again."""

@@ -126,6 +126,20 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.assertIn("result", elsewhere)
         self.assertEqual(self.create.call_count, 3)
 
+    def test_the_address_bound_is_a_system_parameter(self):
+        parameters = self.env["ir.config_parameter"].sudo()
+        orders = [self._order(20.0 + n) for n in range(3)]
+        for value in ("2", "junk", "0"):
+            parameters.set_param(const.SESSIONS_PER_ADDRESS_PARAM, value)
+            with self.subTest(value=value):
+                bound = self.env["payment.klarna.session"]._klarna_sessions_per_address()
+                self.assertEqual(bound, 2 if value == "2" else const.SESSIONS_PER_ADDRESS)
+        parameters.set_param(const.SESSIONS_PER_ADDRESS_PARAM, "2")
+        for order in orders[:2]:
+            self._result(order, "198.51.100.8")
+        refused = self._open(orders[2], "198.51.100.8")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+
     def test_no_address_or_token_is_stored_in_clear_or_logged(self):
         with self.assertLogs("odoo.addons.payment_klarna", "DEBUG") as logs:
             self._open(address="198.51.100.7")
