@@ -75,7 +75,7 @@ class PaymentKlarnaSession(models.Model):
         )
         if live and not live._klarna_taken():
             return live._klarna_widget_values()
-        address_key = hmac_tool(self.env(su=True), "payment_klarna_session_address", address)
+        address_key = hmac_tool(self.env(su=True), "payment_klarna_session_address", address or "")
         since = now - timedelta(minutes=const.SESSION_BOUND_WINDOW_MINUTES)
         recent = [("opened_at", ">=", since)]
         per_cart = const.SESSIONS_PER_CART
