@@ -12,7 +12,7 @@ from odoo.tools.misc import hmac as hmac_tool
 from odoo.addons.payment import utils as payment_utils
 
 from .. import const
-from ..klarna import callback_token, inbound
+from ..klarna import callback_token
 from ..klarna.errors import KlarnaError
 from ..klarna.events import EventError, parse_authorization_callback
 
@@ -60,8 +60,8 @@ class KlarnaController(http.Controller):
         unchanged cart gets its live session again (see payment.klarna.session).
         """
         provider_sudo = request.env["payment.provider"].sudo()
-        if inbound.is_record_id(provider_id):
-            provider_sudo = provider_sudo.browse(int(provider_id)).exists()
+        if isinstance(provider_id, int) and not isinstance(provider_id, bool):
+            provider_sudo = provider_sudo.browse(provider_id).exists()
         if not provider_sudo or provider_sudo.code != "klarna" or provider_sudo.state == "disabled":
             raise ValidationError(request.env._("Klarna: this payment provider is not available."))
         draft_values = self._klarna_document_values(

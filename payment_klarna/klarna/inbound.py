@@ -24,8 +24,7 @@ def _is_text(value):
     return isinstance(value, str) and len(value) <= MAX_TEXT_LENGTH
 
 
-def is_record_id(value):
-    """A database id as an int or a digit string, within PostgreSQL's integer."""
+def _is_record_id(value):
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_RECORD_ID
@@ -44,7 +43,7 @@ def _is_number(value):
 
 KINDS = {
     "text": _is_text,
-    "id": is_record_id,
+    "id": _is_record_id,
     "number": _is_number,
     "flag": lambda value: isinstance(value, bool),
     "any": lambda value: True,
