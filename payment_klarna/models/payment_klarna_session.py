@@ -9,8 +9,8 @@ Decisions:
   bound the customer reads a clear message and Klarna is not called.
 - The attempt is recorded in its own committed transaction before the call, so calls that
   fail still count against the bounds.
-- The client token is stored for system administrators only (it only loads the widget
-  for this cart); the address only as a keyed hash. Neither is ever logged.
+- The client token is stored encrypted like every secret of the addon, readable by system
+  administrators only; the address only as a keyed hash. Neither is ever logged.
 """
 
 import hashlib
@@ -23,6 +23,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import hmac as hmac_tool
 
 from .. import const
+from .. import utils as klarna_utils
 from ..klarna.errors import KlarnaError
 from .payment_klarna_operation import journal_env
 
@@ -43,7 +44,7 @@ class PaymentKlarnaSession(models.Model):
     opened_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     expires_at = fields.Datetime()
     session_id = fields.Char(string="Klarna Session ID")
-    client_token = fields.Char(groups="base.group_system")
+    client_token_encrypted = fields.Char(groups="base.group_system")
     categories = fields.Json()
 
     @api.model
@@ -118,7 +119,9 @@ class PaymentKlarnaSession(models.Model):
             opened.write(
                 {
                     "session_id": session.session_id,
-                    "client_token": session.client_token,
+                    "client_token_encrypted": klarna_utils.encrypt_secret(
+                        self.env, session.client_token
+                    ),
                     "categories": [c.identifier for c in session.payment_method_categories],
                     "expires_at": now + timedelta(hours=const.SESSION_LIFETIME_HOURS),
                 }
@@ -156,7 +159,9 @@ class PaymentKlarnaSession(models.Model):
         self.ensure_one()
         return {
             "session_id": self.session_id,
-            "client_token": self.sudo().client_token,
+            "client_token": klarna_utils.decrypt_secret(
+                self.env, self.sudo().client_token_encrypted
+            ),
             "categories": self.categories or [],
         }
 

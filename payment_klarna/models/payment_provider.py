@@ -309,7 +309,8 @@ class PaymentProvider(models.Model):
         )
 
     def action_klarna_rotate_secrets(self):
-        """Re-encrypt the secrets of these providers (password, signing keys) with the newest key.
+        """Re-encrypt the secrets of these providers (password, signing keys, widget client
+        tokens) with the newest key.
 
         :return: a notification action
         :raise AccessError: for anyone but a system administrator, JSON-RPC included
@@ -324,6 +325,11 @@ class PaymentProvider(models.Model):
         keys = self.sudo().with_context(active_test=False).klarna_signing_key_ids
         for key in keys.filtered("secret_encrypted"):
             key.secret_encrypted = box.rotate(key.secret_encrypted)
+        sessions = self.env["payment.klarna.session"].sudo()
+        for session in sessions.search([("provider_id", "in", self.ids)]).filtered(
+            "client_token_encrypted"
+        ):
+            session.client_token_encrypted = box.rotate(session.client_token_encrypted)
         return self._klarna_notification(
             "success",
             self.env._("Klarna: the stored secrets are now encrypted with the newest key."),

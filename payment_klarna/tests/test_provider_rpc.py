@@ -6,6 +6,7 @@ from unittest.mock import patch
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.payment_klarna import utils as klarna_utils
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.tests.common import (
     OLD_SECRET_KEY,
@@ -30,6 +31,14 @@ class TestPublicMethodsOverRpc(KlarnaCommon, HttpCase):
             cls.other_key = cls.env["payment.klarna.signing.key"].create(
                 {"provider_id": cls.other.id, "key_id": "v1", "secret": "other-key"}
             )
+            cls.widget_session = cls.env["payment.klarna.session"].create(
+                {
+                    "provider_id": cls.klarna.id,
+                    "cart_key": "sale.order,1",
+                    "payload_hash": "0" * 64,
+                    "client_token_encrypted": klarna_utils.encrypt_secret(cls.env, "client-1"),
+                }
+            )
 
     def _call_kw(self, model, method, ids):
         response = self.url_open(
@@ -50,7 +59,11 @@ class TestPublicMethodsOverRpc(KlarnaCommon, HttpCase):
         self.env.invalidate_all()
         records = self.klarna | self.other
         keys = self.key | self.other_key
-        return records.mapped("klarna_api_password_encrypted") + keys.mapped("secret_encrypted")
+        return (
+            records.mapped("klarna_api_password_encrypted")
+            + keys.mapped("secret_encrypted")
+            + [self.widget_session.client_token_encrypted]
+        )
 
     @mute_logger("odoo.http")
     def test_portal_and_internal_users_cannot_rotate_secrets(self):
@@ -80,9 +93,13 @@ class TestPublicMethodsOverRpc(KlarnaCommon, HttpCase):
         # The called provider and its key are re-encrypted; the other shop's are not.
         self.assertNotEqual(after[0], before[0])
         self.assertNotEqual(after[2], before[2])
+        self.assertNotEqual(after[4], before[4])
         self.assertEqual((after[1], after[3]), (before[1], before[3]))
         with secret_keys(TEST_SECRET_KEY):
             self.assertEqual(self.klarna._klarna_get_api_password(), "rotate-me")
+            self.assertEqual(
+                self.widget_session._klarna_widget_values()["client_token"], "client-1"
+            )
 
     @mute_logger("odoo.http")
     def test_other_public_methods_refuse_portal_users(self):
