@@ -39,3 +39,47 @@ WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
 # Webhook inbox and refusals (see README, "Webhooks"). The marker of the last admin alert
 # about refused webhooks, per provider id ("unverified" when no key was named).
 WEBHOOK_ALERT_MARKER_PARAM = "payment_klarna.webhook_alerted_at.%s"
+
+# === Inbound limits and the widget's sessions (issue 13, defects 9 and 10) === #
+# Largest body of the browser's, the callback's and the hosted page's routes (all under
+# this prefix), chunked bodies included: 413 above. The webhook keeps its own limit
+# (klarna/events.py's DEFAULT_MAX_BYTES), enforced the same way.
+ROUTES_PREFIX = "/payment/klarna/"
+ROUTES_MAX_BYTES = 16 * 1024
+# Arrays and objects nested deeper than this in a JSON route's body: 400, never parsed.
+JSON_ROUTE_MAX_DEPTH = 8
+# The parameters of each JSON route (klarna/inbound.py's kinds; "?": optional, may be
+# null), checked before the route runs. The session route answers a bad provider id
+# itself, with the same "not available" message as for a disabled provider.
+SESSION_ROUTE_PARAMS = {
+    "provider_id": "any",
+    "payment_method_code": "text",
+    "transaction_route": "text",
+    "access_token": "text?",
+    "amount": "number?",
+    "currency_id": "id?",
+    "partner_id": "id?",
+}
+PREPARE_ROUTE_PARAMS = {
+    "reference": "text",
+    "access_token": "text",
+    "session_id": "text",
+    "session_signature": "text",
+}
+AUTHORIZE_ROUTE_PARAMS = {
+    "reference": "text",
+    "access_token": "text",
+    "authorization_token": "text",
+}
+CANCEL_ROUTE_PARAMS = {"reference": "text", "access_token": "text", "declined": "flag?"}
+# The widget's Klarna sessions (payment.klarna.session): Klarna keeps a session 48 hours;
+# an unchanged cart reuses its session while at least the margin is left. New sessions
+# (outbound calls) are bounded per cart and per customer address within the window; the
+# address bound can be raised with the system parameter (a shop behind a proxy that Odoo
+# does not trust, proxy_mode off, sees one address for every customer).
+SESSION_LIFETIME_HOURS = 48
+SESSION_REUSE_MARGIN_HOURS = 1
+SESSION_BOUND_WINDOW_MINUTES = 60
+SESSIONS_PER_CART = 10
+SESSIONS_PER_ADDRESS = 60
+SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"

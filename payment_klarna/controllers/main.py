@@ -11,6 +11,7 @@ from odoo.tools.misc import hmac as hmac_tool
 
 from odoo.addons.payment import utils as payment_utils
 
+from .. import const
 from ..klarna import callback_token
 from ..klarna.errors import KlarnaError
 from ..klarna.events import EventError, parse_authorization_callback
@@ -41,13 +42,13 @@ class KlarnaController(http.Controller):
 
     # === EMBEDDED WIDGET === #
 
-    @http.route(_session_url, type="json", auth="public")
+    @http.route(_session_url, type="json", auth="public", klarna_params=const.SESSION_ROUTE_PARAMS)
     def klarna_session(
         self,
         provider_id,
         payment_method_code,
         transaction_route,
-        access_token,
+        access_token=None,
         amount=None,
         currency_id=None,
         partner_id=None,
@@ -55,7 +56,8 @@ class KlarnaController(http.Controller):
         """Open a Klarna session for the cart on the page, so the widget can show.
 
         The cart comes from the document the payment form pays, after the same access
-        check its transaction route makes; the browser gives no amount that matters.
+        check its transaction route makes; the browser gives no amount that matters. An
+        unchanged cart gets its live session again (see payment.klarna.session).
         """
         provider_sudo = request.env["payment.provider"].sudo()
         if isinstance(provider_id, int) and not isinstance(provider_id, bool):
@@ -65,35 +67,12 @@ class KlarnaController(http.Controller):
         draft_values = self._klarna_document_values(
             transaction_route, access_token, amount, currency_id, partner_id
         )
-        payment_method = request.env["payment.method"].sudo()._get_from_code(payment_method_code)
-        draft_tx = (
-            request.env["payment.transaction"]
-            .sudo()
-            .new(
-                {
-                    "provider_id": provider_sudo.id,
-                    "payment_method_id": payment_method.id,
-                    "reference": draft_values.pop("reference_hint"),
-                    **draft_values,
-                }
-            )
+        opened = provider_sudo._klarna_open_widget_session(
+            payment_method_code, draft_values, request.httprequest.remote_addr
         )
-        try:
-            session = provider_sudo._klarna_get_client().create_session(
-                draft_tx._klarna_order_payload()
-            )
-        except KlarnaError as error:
-            raise ValidationError(
-                request.env._("Klarna: the payment option could not be prepared: %s", error)
-            ) from error
-        return {
-            "session_id": session.session_id,
-            "client_token": session.client_token,
-            "session_signature": self._klarna_sign_session(session.session_id),
-            "categories": [c.identifier for c in session.payment_method_categories],
-        }
+        return {**opened, "session_signature": self._klarna_sign_session(opened["session_id"])}
 
-    @http.route(_prepare_url, type="json", auth="public")
+    @http.route(_prepare_url, type="json", auth="public", klarna_params=const.PREPARE_ROUTE_PARAMS)
     def klarna_prepare(self, reference, access_token, session_id, session_signature):
         """Bind the widget's session to the transaction Odoo just created for the payment."""
         if not consteq(self._klarna_sign_session(session_id), session_signature or ""):
@@ -102,7 +81,9 @@ class KlarnaController(http.Controller):
         tx_sudo._klarna_attach_session(session_id)
         return {"payment_method_category": tx_sudo.klarna_payment_category}
 
-    @http.route(_authorize_url, type="json", auth="public")
+    @http.route(
+        _authorize_url, type="json", auth="public", klarna_params=const.AUTHORIZE_ROUTE_PARAMS
+    )
     def klarna_authorize(self, reference, access_token, authorization_token):
         """Place the Klarna order for the customer's authorization (server-side cart)."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
@@ -121,7 +102,7 @@ class KlarnaController(http.Controller):
             request.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
         return {"state": tx_sudo.state}
 
-    @http.route(_cancel_url, type="json", auth="public")
+    @http.route(_cancel_url, type="json", auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS)
     def klarna_cancel(self, reference, access_token, declined=False):
         """The customer closed Klarna or was declined: the cart stays payable."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
@@ -230,7 +211,8 @@ class KlarnaController(http.Controller):
     def _klarna_document_values(
         self, transaction_route, access_token, amount, currency_id, partner
     ):
-        """The draft transaction values of the document a payment form pays, access checked."""
+        """The draft transaction values of the document a payment form pays, access checked,
+        with the ``cart_key`` that names the document."""
         env = request.env
         for pattern, model in DOCUMENT_ROUTES:
             if match := pattern.match(transaction_route or ""):
@@ -248,16 +230,20 @@ class KlarnaController(http.Controller):
                     "currency_id": document.currency_id.id,
                     "partner_id": partner_id,
                     link: [(6, 0, document.ids)],
-                    "reference_hint": document.name,
+                    "reference": document.name,
+                    "cart_key": f"{model},{document.id}",
                 }
-        if transaction_route == "/payment/transaction" and payment_utils.check_access_token(
-            access_token, partner, amount, currency_id
+        if (
+            transaction_route == "/payment/transaction"
+            and None not in (amount, currency_id, partner)
+            and payment_utils.check_access_token(access_token, partner, amount, currency_id)
         ):
             return {
                 "amount": float(amount),
                 "currency_id": int(currency_id),
                 "partner_id": int(partner),
-                "reference_hint": env._("Payment"),
+                "reference": env._("Payment"),
+                "cart_key": f"payment,{int(partner)},{int(currency_id)},{float(amount)}",
             }
         raise ValidationError(env._("Klarna: this payment cannot be made with Klarna here."))
 

@@ -7,14 +7,21 @@ arguments before sending anything, retries only calls that cannot be applied
 twice (GETs and calls carrying a ``Klarna-Idempotency-Key``), stops after
 repeated 401s (:mod:`klarna.lockout`) and logs every exchange with secrets and
 personal data masked (:mod:`klarna.masking`).
+
+Answers are read strictly where money or identity depends on a field (ids, tokens,
+amounts, statuses, fraud status, currency, references: missing or mistyped is a
+:class:`KlarnaProtocolError`) and tolerantly where a field is only shown to people
+(names, asset and redirect URLs, descriptions, display dates: anything odd becomes
+None), so a cosmetic glitch on Klarna's side never fails a payment. Ids put into URL
+paths must look like Klarna's ids (:func:`_segment`): none can add or climb a segment.
 """
 
 import base64
 import json
 import logging
 import random
+import re
 import time
-from urllib.parse import quote
 
 import requests
 
@@ -42,12 +49,23 @@ _RANDOM = random.SystemRandom()
 
 ORDERS = "/ordermanagement/v1/orders/"
 
+# Klarna's ids and tokens (UUIDs, ``K123.abc``...): dots only between other characters,
+# so no dot segment, separator, query, fragment or pre-encoded byte can reach a URL.
+SEGMENT = re.compile(r"[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*")
+MAX_SEGMENT_LENGTH = 256
+
 
 def _segment(name, value):
-    """Validate an id and quote it so it stays one path segment."""
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise KlarnaInputError(f"{name} must be a non-empty string without surrounding spaces")
-    return quote(value, safe="")
+    """An id that stays exactly one path segment, or KlarnaInputError before any call."""
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_SEGMENT_LENGTH
+        or not SEGMENT.fullmatch(value)
+    ):
+        raise KlarnaInputError(
+            f"{name} must be a Klarna id: letters, digits, '-', '_', '~' and inner dots"
+        )
+    return value
 
 
 def _positive_amount(name, value):
@@ -140,6 +158,20 @@ def _text(answer, data, key, required=True):
     if not isinstance(value, str) or not value:
         raise answer.fail(f"{key!r} is missing or not text")
     return value
+
+
+def _identity(answer, data, key):
+    """An optional id or reference: absent or empty is None, anything but text is an error."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    return _text(answer, data, key)
+
+
+def _cosmetic(data, key):
+    """A display-only field (name, URL, date shown to people): never fails the answer."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _amount(answer, data, key, required=True):
@@ -344,15 +376,13 @@ class KlarnaClient:
         data = answer.json()
         categories = []
         for category in _objects(answer, data, "payment_method_categories"):
-            assets = category.get("asset_urls") or {}
-            if not isinstance(assets, dict):
-                raise answer.fail("'asset_urls' is not an object")
+            assets = category.get("asset_urls")
             categories.append(
                 results.PaymentMethodCategory(
                     identifier=_text(answer, category, "identifier"),
-                    name=_text(answer, category, "name", required=False),
-                    descriptive_asset_url=_text(answer, assets, "descriptive", required=False),
-                    standard_asset_url=_text(answer, assets, "standard", required=False),
+                    name=_cosmetic(category, "name"),
+                    descriptive_asset_url=_cosmetic(assets, "descriptive"),
+                    standard_asset_url=_cosmetic(assets, "standard"),
                 )
             )
         return results.PaymentSession(
@@ -374,8 +404,8 @@ class KlarnaClient:
         return results.SessionStatus(
             session_id=session_id,
             status=_text(answer, data, "status"),
-            authorization_token=_text(answer, data, "authorization_token", required=False),
-            expires_at=_text(answer, data, "expires_at", required=False),
+            authorization_token=_identity(answer, data, "authorization_token"),
+            expires_at=_identity(answer, data, "expires_at"),
             order_amount=_amount(answer, data, "order_amount", required=False),
             purchase_currency=_text(answer, data, "purchase_currency", required=False),
             raw=data,
@@ -407,16 +437,11 @@ class KlarnaClient:
             idempotency_key=idempotency_key,
         )
         data = answer.json()
-        method = data.get("authorized_payment_method")
-        if method is not None and not isinstance(method, dict):
-            raise answer.fail("'authorized_payment_method' is not an object")
         return results.PlacedOrder(
             order_id=_text(answer, data, "order_id"),
             fraud_status=_text(answer, data, "fraud_status"),
-            redirect_url=_text(answer, data, "redirect_url", required=False),
-            authorized_payment_method=_text(answer, method, "type", required=False)
-            if method
-            else None,
+            redirect_url=_cosmetic(data, "redirect_url"),
+            authorized_payment_method=_cosmetic(data.get("authorized_payment_method"), "type"),
         )
 
     def cancel_authorization(self, authorization_token):
@@ -440,7 +465,7 @@ class KlarnaClient:
         data = answer.json()
         return results.CustomerToken(
             token_id=_text(answer, data, "token_id"),
-            redirect_url=_text(answer, data, "redirect_url", required=False),
+            redirect_url=_cosmetic(data, "redirect_url"),
         )
 
     # -- Hosted Payment Page -------------------------------------------------
@@ -452,8 +477,8 @@ class KlarnaClient:
         return results.HppSession(
             session_id=_text(answer, data, "session_id"),
             redirect_url=_text(answer, data, "redirect_url"),
-            session_url=_text(answer, data, "session_url", required=False),
-            expires_at=_text(answer, data, "expires_at", required=False),
+            session_url=_cosmetic(data, "session_url"),
+            expires_at=_cosmetic(data, "expires_at"),
         )
 
     def read_hpp_session(self, session_id):
@@ -463,8 +488,8 @@ class KlarnaClient:
         return results.HppSessionStatus(
             session_id=session_id,
             status=_text(answer, data, "status"),
-            authorization_token=_text(answer, data, "authorization_token", required=False),
-            order_id=_text(answer, data, "order_id", required=False),
+            authorization_token=_identity(answer, data, "authorization_token"),
+            order_id=_identity(answer, data, "order_id"),
             raw=data,
         )
 
@@ -478,10 +503,10 @@ class KlarnaClient:
             results.Capture(
                 capture_id=_text(answer, item, "capture_id"),
                 captured_amount=_amount(answer, item, "captured_amount"),
-                captured_at=_text(answer, item, "captured_at", required=False),
+                captured_at=_cosmetic(item, "captured_at"),
                 refunded_amount=_amount(answer, item, "refunded_amount", required=False),
-                reference=_text(answer, item, "reference", required=False),
-                description=_text(answer, item, "description", required=False),
+                reference=_identity(answer, item, "reference"),
+                description=_cosmetic(item, "description"),
             )
             for item in _objects(answer, data, "captures")
         )
@@ -489,9 +514,9 @@ class KlarnaClient:
             results.Refund(
                 refund_id=_text(answer, item, "refund_id"),
                 refunded_amount=_amount(answer, item, "refunded_amount"),
-                refunded_at=_text(answer, item, "refunded_at", required=False),
-                reference=_text(answer, item, "reference", required=False),
-                description=_text(answer, item, "description", required=False),
+                refunded_at=_cosmetic(item, "refunded_at"),
+                reference=_identity(answer, item, "reference"),
+                description=_cosmetic(item, "description"),
             )
             for item in _objects(answer, data, "refunds")
         )

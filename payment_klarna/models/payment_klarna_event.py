@@ -664,6 +664,7 @@ class PaymentKlarnaEvent(models.Model):
 
     def action_retry(self):
         """Put dead letters back in the queue for a fresh series of attempts."""
+        self.check_access("write")  # JSON-RPC reaches it, empty recordsets included
         if self.filtered(lambda e: e.state != "dead"):
             raise UserError(self.env._("Klarna: only dead-letter events can be retried."))
         self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
@@ -671,6 +672,7 @@ class PaymentKlarnaEvent(models.Model):
 
     def action_mark_resolved(self):
         """Close dead letters that a person has dealt with outside the inbox."""
+        self.check_access("write")  # JSON-RPC reaches it, empty recordsets included
         if self.filtered(lambda e: e.state != "dead"):
             raise UserError(self.env._("Klarna: only dead-letter events can be marked resolved."))
         self.write(

@@ -2,7 +2,7 @@ import json
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.payment import utils as payment_utils
 
@@ -246,6 +246,27 @@ class PaymentProvider(models.Model):
         self.ensure_one()
         return klarna_utils.decrypt_secret(self.env, self.klarna_api_password_encrypted)
 
+    def _klarna_open_widget_session(self, payment_method_code, values, address):
+        """The Klarna session that shows the widget for a cart (reused while unchanged).
+
+        :param str payment_method_code: the payment method the customer chose
+        :param dict values: the draft transaction's values, with the ``cart_key`` of its
+                            document
+        :param str address: the customer's IP address, to bound new sessions
+        :return: ``session_id``, ``client_token`` and ``categories``
+        :raise ValidationError: for a payment method that is not Klarna's
+        """
+        self.ensure_one()
+        payment_method = self.env["payment.method"]._get_from_code(payment_method_code)
+        if payment_method_code not in const.PAYMENT_METHOD_CATEGORIES or not payment_method:
+            raise ValidationError(self.env._("Klarna: this payment method is not available."))
+        values = dict(values)
+        cart_key = values.pop("cart_key")
+        draft_tx = self.env["payment.transaction"].new(
+            {"provider_id": self.id, "payment_method_id": payment_method.id, **values}
+        )
+        return self.env["payment.klarna.session"]._klarna_open(self, draft_tx, cart_key, address)
+
     def _klarna_get_client(self):
         self.ensure_one()
         return KlarnaClient(klarna_utils.build_client_config(self))
@@ -254,7 +275,11 @@ class PaymentProvider(models.Model):
         """Prove the credentials by reading an order id Klarna cannot know.
 
         A 404 answer means Klarna accepted the credentials; nothing is created.
+
+        :return: a notification action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
         """
+        self._klarna_check_admin()
         self.ensure_one()
         try:
             self._klarna_get_client().get_order(const.CONNECTION_CHECK_ORDER_ID)
@@ -284,20 +309,39 @@ class PaymentProvider(models.Model):
         )
 
     def action_klarna_rotate_secrets(self):
-        """Re-encrypt every stored secret with the newest configured key."""
+        """Re-encrypt the secrets of these providers (password, signing keys, widget client
+        tokens) with the newest key.
+
+        :return: a notification action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
+        """
+        self._klarna_check_admin()
         box = klarna_utils.get_secret_box(self.env)
-        providers = self.sudo().search([("klarna_api_password_encrypted", "!=", False)])
+        providers = self.sudo().filtered("klarna_api_password_encrypted")
         for provider in providers:
             provider.klarna_api_password_encrypted = box.rotate(
                 provider.klarna_api_password_encrypted
             )
-        keys = self.env["payment.klarna.signing.key"].sudo().with_context(active_test=False)
-        for key in keys.search([("secret_encrypted", "!=", False)]):
+        keys = self.sudo().with_context(active_test=False).klarna_signing_key_ids
+        for key in keys.filtered("secret_encrypted"):
             key.secret_encrypted = box.rotate(key.secret_encrypted)
+        sessions = self.env["payment.klarna.session"].sudo()
+        for session in sessions.search([("provider_id", "in", self.ids)]).filtered(
+            "client_token_encrypted"
+        ):
+            session.client_token_encrypted = box.rotate(session.client_token_encrypted)
         return self._klarna_notification(
             "success",
-            self.env._("Klarna: every stored secret is now encrypted with the newest key."),
+            self.env._("Klarna: the stored secrets are now encrypted with the newest key."),
         )
+
+    def _klarna_check_admin(self):
+        """The provider's buttons are public methods, so JSON-RPC reaches them: they call
+        Klarna with the merchant's credentials or touch secrets, for system administrators
+        only, and only on providers they may write."""
+        if not self.env.is_system():
+            raise AccessError(self.env._("Klarna: only system administrators can do this."))
+        payment_utils.check_rights_on_recordset(self)
 
     def _klarna_notification(self, kind, message):
         return {
@@ -307,7 +351,12 @@ class PaymentProvider(models.Model):
         }
 
     def action_klarna_view_events(self):
-        """The provider's webhook events, dead letters first."""
+        """The provider's webhook events, dead letters first.
+
+        :return: the events' window action
+        :raise AccessError: for anyone but a system administrator, JSON-RPC included
+        """
+        self._klarna_check_admin()
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "payment_klarna.action_payment_klarna_event"

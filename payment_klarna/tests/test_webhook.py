@@ -235,7 +235,7 @@ class TestWebhookRoute(WebhookCommon, PaymentHttpCommon):
 
     def test_oversized_body_is_refused_before_verification(self):
         body = self._body(padding="x" * 300_000)
-        self._assert_refused(self._post(body, self._payload_signature(body)), "body_too_large")
+        self._assert_refused(self._post(body, self._payload_signature(body)), "body_too_large", 413)
 
     def test_refusal_log_names_the_reason_without_the_body(self):
         body = self._body()

@@ -1,0 +1,152 @@
+"""The widget's Klarna sessions: reused for an unchanged cart, bounded per cart and address."""
+
+import json
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import config
+
+from odoo.addons.payment.tests.http_common import PaymentHttpCommon
+from odoo.addons.payment_klarna import const
+from odoo.addons.payment_klarna.controllers.main import KlarnaController
+from odoo.addons.payment_klarna.klarna.client import KlarnaClient
+from odoo.addons.payment_klarna.klarna.results import PaymentMethodCategory, PaymentSession
+from odoo.addons.payment_klarna.tests.common import KlarnaCommon
+
+
+@tagged("post_install", "-at_install")
+class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
+    def setUp(self):
+        super().setUp()
+        self.opened = 0
+
+        def create_session(client, payload):
+            self.opened += 1
+            return PaymentSession(
+                session_id=f"sess-{self.opened}",
+                client_token=f"client-token-{self.opened}",
+                payment_method_categories=(PaymentMethodCategory("pay_later", None, None, None),),
+            )
+
+        self.create = self.startPatcher(
+            patch.object(KlarnaClient, "create_session", autospec=True, side_effect=create_session)
+        )
+        self.order = self._order(100.0)
+
+    def _order(self, price):
+        product = self.env["product.product"].create(
+            {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
+        )
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "EUR", "currency_id": self.currency_euro.id}
+        )
+        return self.env["sale.order"].create(
+            {
+                "partner_id": self.partner.id,
+                "pricelist_id": pricelist.id,
+                "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
+            }
+        )
+
+    def _open(self, order=None, address=None):
+        order = order or self.order
+        params = {
+            "provider_id": self.klarna.id,
+            "payment_method_code": "klarna",
+            "transaction_route": f"/shop/payment/transaction/{order.id}",
+            "access_token": order._portal_ensure_token(),
+        }
+        body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}
+        # Behind a proxy Odoo trusts (proxy_mode), the customer's address is forwarded.
+        headers = {"X-Forwarded-For": address, "X-Forwarded-Host": "shop.example"}
+        with patch.dict(config.options, {"proxy_mode": bool(address)}):
+            return self.opener.post(
+                self._build_url(KlarnaController._session_url), json=body, headers=headers
+            ).json()
+
+    def _result(self, order=None, address=None):
+        answer = self._open(order, address)
+        self.assertIn("result", answer, answer)
+        return answer["result"]
+
+    def test_an_unchanged_cart_reuses_its_live_session(self):
+        first = self._result()
+        second = self._result()
+        self.assertEqual(self.create.call_count, 1)
+        self.assertEqual(second, first)
+        self.assertEqual(second["client_token"], "client-token-1")
+
+    def test_a_changed_cart_gets_a_new_session(self):
+        first = self._result()
+        self.order.order_line.product_uom_qty = 2
+        second = self._result()
+        self.assertEqual(self.create.call_count, 2)
+        self.assertNotEqual(second["session_id"], first["session_id"])
+        self.assertNotEqual(second["session_signature"], first["session_signature"])
+
+    def test_a_session_near_its_48_hours_is_not_reused(self):
+        self._open()
+        stored = self.env["payment.klarna.session"].sudo().search([("session_id", "=", "sess-1")])
+        self.assertEqual(
+            stored.expires_at - stored.opened_at, timedelta(hours=const.SESSION_LIFETIME_HOURS)
+        )
+        stored.expires_at = fields.Datetime.now() + timedelta(minutes=5)
+        self.assertEqual(self._result()["session_id"], "sess-2")
+
+    def test_a_session_that_became_an_order_is_not_reused(self):
+        self._open()
+        placed = {"klarna_order_id": "klarna-order-1", "state": "authorized"}
+        self._create_transaction("direct", klarna_session_id="sess-1", **placed)
+        self.assertEqual(self._result()["session_id"], "sess-2")
+
+    def test_new_sessions_are_bounded_per_cart(self):
+        with patch.object(const, "SESSIONS_PER_CART", 3):
+            for quantity in range(1, 4):
+                self.order.order_line.product_uom_qty = quantity
+                self.assertIn("result", self._open())
+            self.order.order_line.product_uom_qty = 9
+            refused = self._open()
+            # Reuse is not a new session: the last unchanged cart is still served.
+            self.order.order_line.product_uom_qty = 3
+            reused = self._open()
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertEqual(reused["result"]["session_id"], "sess-3")
+        self.assertEqual(self.create.call_count, 3)
+
+    def test_new_sessions_are_bounded_per_address(self):
+        orders = [self._order(10.0 + n) for n in range(3)]
+        with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
+            self.assertIn("result", self._open(orders[0], "198.51.100.7"))
+            self.assertIn("result", self._open(orders[1], "198.51.100.7"))
+            refused = self._open(orders[2], "198.51.100.7")
+            elsewhere = self._open(orders[2], "203.0.113.9")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertIn("result", elsewhere)
+        self.assertEqual(self.create.call_count, 3)
+
+    def test_the_address_bound_is_a_system_parameter(self):
+        parameters = self.env["ir.config_parameter"].sudo()
+        orders = [self._order(20.0 + n) for n in range(3)]
+        for value in ("2", "junk", "0"):
+            parameters.set_param(const.SESSIONS_PER_ADDRESS_PARAM, value)
+            with self.subTest(value=value):
+                bound = self.env["payment.klarna.session"]._klarna_sessions_per_address()
+                self.assertEqual(bound, 2 if value == "2" else const.SESSIONS_PER_ADDRESS)
+        parameters.set_param(const.SESSIONS_PER_ADDRESS_PARAM, "2")
+        for order in orders[:2]:
+            self._result(order, "198.51.100.8")
+        refused = self._open(orders[2], "198.51.100.8")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+
+    def test_no_address_or_token_is_stored_in_clear_or_logged(self):
+        with self.assertLogs("odoo.addons.payment_klarna", "DEBUG") as logs:
+            self._open(address="198.51.100.7")
+        stored = self.env["payment.klarna.session"].sudo().search([])
+        row = json.dumps(stored.read(), default=str)
+        self.assertNotIn("198.51.100.7", row)
+        self.assertNotIn("client-token-1", row)
+        output = "\n".join(logs.output)
+        self.assertNotIn("client-token-1", output)
+        self.assertNotIn("198.51.100.7", output)
