@@ -35,3 +35,16 @@ SDK_PATH = "/kp/lib/v1/api.js"
 WEBHOOK_MAX_AGE_PARAM = "payment_klarna.webhook_max_age"
 WEBHOOK_ALLOWED_IPS_PARAM = "payment_klarna.webhook_allowed_ips"
 WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
+
+# Authorizations and their recovery job (see README, "Checkout"). Klarna Payments sessions
+# live 48 hours and an authorization token 60 minutes; the job looks at a session nobody
+# reported on after 10 minutes, then ever less often, a bounded batch per run.
+SESSION_LIFETIME_MINUTES = 48 * 60
+AUTHORIZATION_TOKEN_LIFETIME_MINUTES = 60
+RECOVERY_FIRST_CHECK_MINUTES = 10
+RECOVERY_MAX_DELAY_MINUTES = 4 * 60
+RECOVERY_BATCH = 50
+# Klarna gives the authorization callback 2 s: how long it may wait for the transaction's row.
+CALLBACK_LOCK_TIMEOUT = "1s"
+# Where Klarna's hosted page sends the customer back; each URL is signed for its own status.
+HOSTED_PAGE_RETURN_STATUSES = ("success", "cancel", "back", "failure", "error")
