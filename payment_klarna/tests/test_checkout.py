@@ -787,7 +787,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             (token, json.dumps({"session_id": "sess-1"}), 400),
             (token, json.dumps({"authorization_token": TOKEN, "session_id": "other"}), 400),
             (token, json.dumps({"authorization_token": "..", "session_id": "sess-1"}), 400),
-            (token, json.dumps({"authorization_token": "../x", "session_id": "sess-1"}), 400),
+            (token, json.dumps({"authorization_token": "a..b", "session_id": "sess-1"}), 400),
         ]
         for path_token, body, status in cases:
             with self.subTest(body=body):
