@@ -105,13 +105,16 @@ class TestCheckoutTour(KlarnaCommon, HttpCase):
             partner_id=self.customer.partner_id.id,
         )
         form = tx._get_processing_values()["redirect_form_html"]
+        self.env.flush_all()  # the server's requests share this transaction
         page = re.search(r'action="([^"]+)"', str(form)).group(1)
         approved = requests.post(page + "/approve", allow_redirects=False, timeout=10)
+        # Klarna's callback leaves on approval; let it land before the customer returns
+        # (this thread must not write while a server request holds the shared cursor).
+        self.simulator.wait_idle(10)
         back = urlsplit(approved.headers["Location"])
         self.assertNotIn("token", back.query)
         response = self.url_open(f"{back.path}?{back.query}", allow_redirects=False)
         self.assertEqual(response.status_code, 303)
-        self.simulator.wait_idle(10)
         self.assertEqual(tx.state, "authorized")
         orders = [
             o for o in self.simulator.state.orders.values() if o.merchant_reference1 == tx.reference
