@@ -157,6 +157,7 @@ def main(odoo_bin, conf, db):
             server = subprocess.Popen(
                 [sys.executable, odoo_bin, "-c", conf, "-d", db, "--db-filter", f"^{db}$",
                  "--http-interface", "127.0.0.1", f"--http-port={port}", "--workers=3",
+                 f"--gevent-port={_free_port()}",  # another server may hold the default
                  "--max-cron-threads=1", "--limit-time-real=120", "--log-level=info"],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
