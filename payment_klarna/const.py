@@ -83,3 +83,16 @@ SESSION_BOUND_WINDOW_MINUTES = 60
 SESSIONS_PER_CART = 10
 SESSIONS_PER_ADDRESS = 60
 SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"
+
+# Authorizations and their recovery job (see README, "Checkout"). Klarna Payments sessions
+# live 48 hours and an authorization token 60 minutes; the job looks at a session nobody
+# reported on after 10 minutes, then ever less often, a bounded batch per run.
+SESSION_LIFETIME_MINUTES = 48 * 60
+AUTHORIZATION_TOKEN_LIFETIME_MINUTES = 60
+RECOVERY_FIRST_CHECK_MINUTES = 10
+RECOVERY_MAX_DELAY_MINUTES = 4 * 60
+RECOVERY_BATCH = 50
+# Klarna gives the authorization callback 2 s: how long it may wait for the transaction's row.
+CALLBACK_LOCK_TIMEOUT = "1s"
+# Where Klarna's hosted page sends the customer back; each URL is signed for its own status.
+HOSTED_PAGE_RETURN_STATUSES = ("success", "cancel", "back", "failure", "error")

@@ -87,19 +87,7 @@ class KlarnaController(http.Controller):
     def klarna_authorize(self, reference, access_token, authorization_token):
         """Place the Klarna order for the customer's authorization (server-side cart)."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
-        if not isinstance(authorization_token, str) or not authorization_token:
-            raise ValidationError(request.env._("Klarna: the authorization is missing."))
-        tx_sudo._klarna_store_authorization(authorization_token)
-        try:
-            tx_sudo._klarna_place_order(authorization_token, "browser")
-        except KlarnaError as error:
-            if not error.retryable:
-                raise ValidationError(
-                    request.env._("Klarna: the order could not be placed: %s", error)
-                ) from error
-            # Klarna is busy: the token is stored and the recovery job places the order soon.
-            _logger.warning("Klarna order for %s queued after: %s", reference, error)
-            request.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
+        tx_sudo._klarna_authorize(authorization_token, "browser")
         return {"state": tx_sudo.state}
 
     @http.route(_cancel_url, type="json", auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS)
@@ -130,7 +118,9 @@ class KlarnaController(http.Controller):
         The token in the path identifies the transaction (only its hash is stored). The
         order is placed by the recovery job right after the commit, so this answer never
         waits on Klarna; the browser may place it sooner, and the row lock and the
-        placed-order check make whichever comes second a no-op.
+        placed-order check make whichever comes second a no-op. The answer is 2xx only
+        once the authorization is stored or the order placed; a busy transaction gets 503,
+        and Klarna calls again.
         """
         remote = request.httprequest.remote_addr
         body = request.httprequest.get_data(cache=False)
@@ -165,29 +155,24 @@ class KlarnaController(http.Controller):
                 "Klarna callback for %s refused: session mismatch", tx_sudo.reference
             )
             raise BadRequest()
-        if tx_sudo._klarna_store_authorization(callback.authorization_token):
-            request.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
+        if not tx_sudo._klarna_record_callback_authorization(callback.authorization_token):
+            return request.make_json_response({"status": "busy"}, status=503)
         return request.make_json_response({"status": "accepted"})
 
     # === HOSTED PAYMENT PAGE === #
 
     @http.route(_hpp_return_url, type="http", auth="public", methods=["GET"], save_session=False)
-    def klarna_hpp_return(self, reference, access_token, status, authorization_token=None):
-        """Back from Klarna's hosted page: place the order, or record why not."""
-        tx_sudo = self._klarna_get_tx(reference, access_token)
-        if status == "success" and authorization_token:
-            tx_sudo._klarna_store_authorization(authorization_token)
-            try:
-                tx_sudo._klarna_place_order(authorization_token, "hosted page")
-            except KlarnaError as error:
-                _logger.warning("Klarna order for %s queued after: %s", reference, error)
-                request.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
-        elif tx_sudo.state == "draft" and status in ("cancel", "back"):
-            tx_sudo._set_canceled(
-                state_message=request.env._("The customer left Klarna before approving.")
-            )
-        elif tx_sudo.state == "draft":
-            tx_sudo._set_error(request.env._("Klarna could not complete the payment."))
+    def klarna_hpp_return(self, reference=None, status=None, signature=None, **_kwargs):
+        """Back from Klarna's hosted page: place the order, or record why not.
+
+        The URL is signed for its status and holds no token (the access log records it).
+        """
+        tx_sudo = (
+            request.env["payment.transaction"]
+            .sudo()
+            ._get_tx_from_notification_data("klarna", {"reference": reference})
+        )
+        tx_sudo._klarna_process_hosted_page_return(status, signature)
         return request.redirect("/payment/status")
 
     # === HELPERS === #

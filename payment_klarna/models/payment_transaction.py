@@ -13,6 +13,7 @@ from odoo.tools.misc import hmac as hmac_tool
 from .. import const
 from ..controllers.main import KlarnaController
 from ..klarna import callback_token
+from ..klarna.authorization_token import is_authorization_token
 from ..klarna.errors import KlarnaError, KlarnaNotFound, KlarnaValidationError
 from ..klarna.idempotency import operation_key
 from ..klarna.money import to_minor
@@ -29,10 +30,6 @@ from .payment_klarna_event import TransactionMismatch
 
 _logger = logging.getLogger(__name__)
 
-# Klarna Payments sessions live 48 hours; an authorization token lives 60 minutes.
-SESSION_LIFETIME = timedelta(hours=48)
-STALE_AFTER = timedelta(minutes=10)
-
 
 class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"
@@ -48,6 +45,11 @@ class PaymentTransaction(models.Model):
     )
     # The newest authorization token Klarna gave for the session, until the order is placed.
     klarna_authorization_token = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    # When that token arrived: Klarna honours it for 60 minutes.
+    klarna_authorization_at = fields.Datetime(readonly=True, copy=False)
+    # The authorization recovery job: how often it looked, and when it looks next.
+    klarna_recovery_attempts = fields.Integer(readonly=True, copy=False)
+    klarna_recovery_next_at = fields.Datetime(readonly=True, copy=False, index="btree_not_null")
 
     _sql_constraints = [
         (
@@ -59,18 +61,29 @@ class PaymentTransaction(models.Model):
 
     # === BUSINESS METHODS - PAYMENT FLOW === #
 
-    def _get_specific_processing_values(self, processing_values):
-        """Override of `payment` to give the browser what it needs to authorize with Klarna.
+    def _get_processing_values(self):
+        """Override of `payment` to give the browser the transaction's access token.
 
-        The client token is deliberately absent: processing values are logged by Odoo.
+        Core logs the processing values at INFO, and the access token lets whoever holds it
+        act on the transaction: it joins them after that log line.
+
+        :return: The processing values.
+        :rtype: dict
+        """
+        processing_values = super()._get_processing_values()
+        if self.provider_code == "klarna":
+            processing_values["klarna_access_token"] = self._klarna_access_token()
+        return processing_values
+
+    def _get_specific_processing_values(self, processing_values):
+        """Override of `payment` to give the browser the Klarna category to authorize.
+
+        Nothing secret goes here (client token, access token): Odoo logs these values.
         """
         res = super()._get_specific_processing_values(processing_values)
         if self.provider_code != "klarna":
             return res
-        return {
-            "klarna_access_token": self._klarna_access_token(),
-            "klarna_payment_category": self._klarna_category(),
-        }
+        return {"klarna_payment_category": self._klarna_category()}
 
     def _get_specific_rendering_values(self, processing_values):
         """Override of `payment` to redirect to Klarna's hosted payment page."""
@@ -89,6 +102,22 @@ class PaymentTransaction(models.Model):
 
     def _klarna_check_access_token(self, access_token):
         return isinstance(access_token, str) and consteq(self._klarna_access_token(), access_token)
+
+    def _klarna_check_authorization_token(self, authorization_token):
+        """Refuse anything but Klarna's token format: the token goes into a Klarna URL.
+
+        :raise ValidationError: the token is malformed; nothing was stored or sent.
+        """
+        if not is_authorization_token(authorization_token):
+            raise ValidationError(
+                self.env._("Klarna: the authorization is not valid. Please pay again.")
+            )
+
+    def _klarna_return_signature(self, status):
+        """Signs one hosted-page return URL: its reference and its status only."""
+        return hmac_tool(
+            self.env(su=True), "payment_klarna_hosted_page_return", f"{self.reference}:{status}"
+        )
 
     def _klarna_category(self):
         return const.PAYMENT_METHOD_CATEGORIES.get(self.payment_method_id.code, "pay_later")
@@ -133,33 +162,46 @@ class PaymentTransaction(models.Model):
             ) from None
         except KlarnaError as error:
             raise UserError(self.env._("Klarna: the payment could not start: %s", error)) from error
-        self.klarna_session_id = session_id
-        self.klarna_payment_category = self._klarna_category()
+        self._klarna_bind_session(session_id)
+
+    def _klarna_bind_session(self, session_id):
+        """Remember the session; the recovery job looks at it once the customer had time."""
+        first_check = timedelta(minutes=const.RECOVERY_FIRST_CHECK_MINUTES)
+        self.write(
+            {
+                "klarna_session_id": session_id,
+                "klarna_payment_category": self._klarna_category(),
+                "klarna_recovery_next_at": fields.Datetime.now() + first_check,
+            }
+        )
 
     def _klarna_start_hosted_page(self):
-        """Create a Payments session and its Hosted Payment Page for the redirect flow."""
+        """Create a Payments session and its Hosted Payment Page for the redirect flow.
+
+        The return URLs carry no token (the HTTP access log records them): each is signed
+        for its own status, and the authorization is read from Klarna's session on return.
+        """
         client = self.provider_id._klarna_get_client()
         base_url = self.provider_id.get_base_url().rstrip("/")
         try:
             session = client.create_session(self._klarna_session_payload())
-            self.klarna_session_id = session.session_id
-            self.klarna_payment_category = self._klarna_category()
-            query = urlencode(
-                {"reference": self.reference, "access_token": self._klarna_access_token()}
-            )
-            return_url = f"{base_url}{KlarnaController._hpp_return_url}?{query}"
+            self._klarna_bind_session(session.session_id)
+            merchant_urls = {
+                status: f"{base_url}{KlarnaController._hpp_return_url}?"
+                + urlencode(
+                    {
+                        "reference": self.reference,
+                        "status": status,
+                        "signature": self._klarna_return_signature(status),
+                    }
+                )
+                for status in const.HOSTED_PAGE_RETURN_STATUSES
+            }
             hpp = client.create_hpp_session(
                 {
                     "payment_session_url": f"{client.config.api_url}/payments/v1/sessions/"
                     f"{session.session_id}",
-                    "merchant_urls": {
-                        "success": return_url
-                        + "&status=success&authorization_token={{authorization_token}}",
-                        "cancel": return_url + "&status=cancel",
-                        "back": return_url + "&status=back",
-                        "failure": return_url + "&status=failure",
-                        "error": return_url + "&status=error",
-                    },
+                    "merchant_urls": merchant_urls,
                     "options": {"payment_method_categories": [self.klarna_payment_category]},
                 }
             )
@@ -169,6 +211,34 @@ class PaymentTransaction(models.Model):
             ) from error
         return hpp
 
+    def _klarna_lock_authorization(self, lock_timeout=None):
+        """Take the transaction's row lock before anything decides about its authorization.
+
+        The browser, the authorization callback and the recovery job race for it: that is
+        the normal case. The second one waits here. If the first one changed the row after
+        this transaction's snapshot, PostgreSQL answers with a serialization failure. It is
+        expected, so it is not logged as a failed query: a browser request is retried by
+        Odoo with a fresh snapshot (and then finds the order placed); the callback and the
+        job step aside.
+
+        :param str lock_timeout: the longest wait (a PostgreSQL duration); None waits on.
+        :raise psycopg2.errors.LockNotAvailable: the wait timed out.
+        :raise psycopg2.errors.SerializationFailure: another worker changed the row first.
+        """
+        self.ensure_one()
+        cr = self.env.cr
+        if lock_timeout:
+            cr.execute("SHOW lock_timeout")
+            previous = cr.fetchone()[0]
+            cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", lock_timeout))
+        cr.execute(
+            SQL("SELECT id FROM payment_transaction WHERE id = %s FOR NO KEY UPDATE", self.id),
+            log_exceptions=False,
+        )
+        if lock_timeout:
+            cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", previous))
+        self.invalidate_recordset()
+
     def _klarna_place_order(self, authorization_token, source):
         """Turn an authorization into exactly one Klarna order, whoever asks first.
 
@@ -177,12 +247,12 @@ class PaymentTransaction(models.Model):
         the order, the others find it placed. The idempotency key, derived from the
         transaction, makes a retry after a crash between Klarna's answer and our commit
         return the same order instead of a second one.
+
+        :return: whether this call placed the order (a refused cart makes an error).
+        :raise KlarnaError: Klarna did not answer, or refused the authorization.
         """
         self.ensure_one()
-        self.env.cr.execute(
-            SQL("SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE", self.id)
-        )
-        self.invalidate_recordset()
+        self._klarna_lock_authorization()
         if self.klarna_order_id or self.state not in ("draft", "pending"):
             return False
         provider = self.provider_id
@@ -197,6 +267,7 @@ class PaymentTransaction(models.Model):
                 authorization_token, payload, idempotency_key=key, auto_capture=auto_capture
             )
         except KlarnaValidationError as error:
+            self._klarna_forget_authorization()
             self._handle_notification_data(
                 "klarna",
                 {
@@ -210,7 +281,7 @@ class PaymentTransaction(models.Model):
                 },
             )
             return False
-        self.sudo().klarna_authorization_token = False
+        self._klarna_forget_authorization()
         self._handle_notification_data(
             "klarna",
             {
@@ -227,22 +298,125 @@ class PaymentTransaction(models.Model):
         )
         return True
 
-    def _klarna_store_authorization(self, authorization_token):
-        """Keep the newest token for the recovery cron; False when another worker holds the row."""
+    def _klarna_authorize(self, authorization_token, source):
+        """Place the order for an authorization the customer just gave.
+
+        When Klarna is unavailable, the token is kept and the recovery job places the order
+        soon. A token Klarna refuses is never kept, so nothing retries a dead one.
+
+        :param str authorization_token: the token from Klarna's widget or session.
+        :param str source: who brought it, for the state message and the log.
+        :raise ValidationError: the token is malformed, or Klarna refused it.
+        """
+        self._klarna_check_authorization_token(authorization_token)
+        try:
+            self._klarna_place_order(authorization_token, source)
+        except KlarnaError as error:
+            if not error.retryable:
+                # The lead only: Klarna's details may quote the token.
+                raise ValidationError(
+                    self.env._("Klarna: the order could not be placed: %s.", error.lead)
+                ) from error
+            _logger.warning(
+                "Klarna order for %s queued after %s", self.reference, type(error).__name__
+            )
+            self._klarna_queue_authorization(authorization_token)
+
+    def _klarna_record_callback_authorization(self, authorization_token):
+        """Keep the callback's authorization for the recovery job, durably or not at all.
+
+        Klarna retries a callback that gets no 2xx, and allows it 2 s: the row lock is
+        awaited briefly, and a busy transaction is reported so that the answer asks Klarna
+        to call again instead of claiming a token that was never stored.
+
+        :param str authorization_token: the token from the callback's body.
+        :return: True when the token is stored (committed with the answer) or the order is
+            already placed; False when the transaction was busy and nothing was stored.
+        :raise ValidationError: the token is malformed.
+        """
+        self.ensure_one()
+        self._klarna_check_authorization_token(authorization_token)
         try:
             with self.env.cr.savepoint():
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
-                        self.id,
-                    )
-                )
-        except pg_errors.LockNotAvailable:
+                self._klarna_lock_authorization(const.CALLBACK_LOCK_TIMEOUT)
+        except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure):
+            _logger.info("Klarna callback for %s deferred: the transaction is busy", self.reference)
             return False
-        self.invalidate_recordset()
         if not self.klarna_order_id and self.state in ("draft", "pending"):
-            self.sudo().klarna_authorization_token = authorization_token
+            self._klarna_queue_authorization(authorization_token)
         return True
+
+    def _klarna_process_hosted_page_return(self, status, signature):
+        """Apply the customer's return from Klarna's hosted page.
+
+        A copy of the return URL (the HTTP access log keeps it) can only repeat what already
+        happened: it is signed for its own status, and the authorization it stands for is
+        read from Klarna's session, never from the URL.
+
+        :param str status: which of the hosted page's merchant URLs Klarna sent the customer to.
+        :param str signature: that URL's signature.
+        :raise ValidationError: the status is missing or unknown, or the signature is wrong;
+            nothing was changed.
+        """
+        self.ensure_one()
+        if (
+            status not in const.HOSTED_PAGE_RETURN_STATUSES
+            or not isinstance(signature, str)
+            or not consteq(self._klarna_return_signature(status), signature)
+        ):
+            raise ValidationError(
+                self.env._("Klarna: this return from Klarna's payment page is not valid.")
+            )
+        if status == "success":
+            self._klarna_authorize_from_session("hosted page")
+        elif self.state == "draft" and status in ("cancel", "back"):
+            self._set_canceled(
+                state_message=self.env._("The customer left Klarna before approving.")
+            )
+        elif self.state == "draft":
+            self._set_error(self.env._("Klarna could not complete the payment."))
+
+    def _klarna_authorize_from_session(self, source):
+        """Place the order with the authorization Klarna's session holds.
+
+        Where Klarna cannot tell yet (unavailable, nothing authorized so far), the recovery
+        job asks again right away.
+        """
+        try:
+            session = self.provider_id._klarna_get_client().read_session(self.klarna_session_id)
+        except KlarnaError as error:
+            _logger.warning(
+                "Klarna session of %s not read after the hosted page: %s",
+                self.reference,
+                type(error).__name__,
+            )
+            self._klarna_wake_recovery()
+            return
+        if not session.authorization_token:
+            self._klarna_wake_recovery()
+            return
+        try:
+            self._klarna_authorize(session.authorization_token, source)
+        except ValidationError as error:
+            self._set_error(error.args[0])
+
+    def _klarna_queue_authorization(self, authorization_token):
+        """Keep a token Klarna may still take, for the recovery job, and wake the job."""
+        self.sudo().write(
+            {
+                "klarna_authorization_token": authorization_token,
+                "klarna_authorization_at": fields.Datetime.now(),
+            }
+        )
+        self._klarna_wake_recovery()
+
+    def _klarna_forget_authorization(self):
+        self.sudo().write({"klarna_authorization_token": False, "klarna_authorization_at": False})
+
+    def _klarna_wake_recovery(self):
+        """Make the transaction due for the recovery job and run the job soon."""
+        self.klarna_recovery_next_at = fields.Datetime.now()
+        self.env.ref("payment_klarna.cron_recover_authorizations").sudo()._trigger()
 
     # === BUSINESS METHODS - NOTIFICATIONS === #
 
@@ -419,43 +593,136 @@ class PaymentTransaction(models.Model):
     def _cron_klarna_recover_authorizations(self):
         """Place orders for authorizations the browser did not finish, or whose callback was lost.
 
-        A transaction with a stored token (from the callback) is placed at once; one still
-        waiting after a while asks Klarna for the session's authorization; one whose
-        session expired is canceled.
+        Each transaction is handled and committed on its own: an error is logged and
+        counted and the job moves on, and a crash loses nothing already placed. Stored
+        tokens (they expire within the hour) go first, then the longest-waiting sessions;
+        each session looked at waits ever longer for its next look, so drafts anyone can
+        create cannot crowd out real payments.
         """
+        commit = not self.env.context.get("klarna_no_commit")
         now = fields.Datetime.now()
+        due = [
+            ("provider_code", "=", "klarna"),
+            ("state", "in", ("draft", "pending")),
+            ("klarna_order_id", "=", False),
+            ("klarna_session_id", "!=", False),
+            "|",
+            ("klarna_recovery_next_at", "=", False),
+            ("klarna_recovery_next_at", "<=", now),
+        ]
+        order = "klarna_recovery_next_at ASC NULLS FIRST, id"
         txs = self.search(
-            [
-                ("provider_code", "=", "klarna"),
-                ("state", "in", ("draft", "pending")),
-                ("klarna_order_id", "=", False),
-                ("klarna_session_id", "!=", False),
-            ],
-            limit=200,
+            [*due, ("klarna_authorization_token", "!=", False)],
+            order=order,
+            limit=const.RECOVERY_BATCH,
         )
+        if len(txs) < const.RECOVERY_BATCH:
+            txs |= self.search(
+                [*due, ("id", "not in", txs.ids)],
+                order=order,
+                limit=const.RECOVERY_BATCH - len(txs),
+            )
         for tx in txs:
-            # One failure must not undo the others; a crash before the cron's commit is
-            # harmless: the next run repeats the placement with the same idempotency key.
             try:
                 with self.env.cr.savepoint():
                     tx._klarna_recover(now)
-            except (KlarnaError, UserError, ValidationError) as error:
-                _logger.warning("Klarna recovery of %s failed: %s", tx.reference, error)
+            except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure):
+                _logger.info("Klarna recovery of %s left to the worker placing it", tx.reference)
+            # One bad transaction must not stop the others, whatever went wrong.
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                tx._klarna_recovery_failed(now, error)
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env["ir.cron"]._notify_progress(done=len(txs), remaining=self.search_count(due))
 
     def _klarna_recover(self, now):
-        token = self.sudo().klarna_authorization_token
-        if token:
-            self._klarna_place_order(token, "callback")
+        """One look at a transaction whose order nobody has placed yet.
+
+        The session's 48 hours bound everything. A stored token is used within its 60
+        minutes only; after that, or when Klarna refuses it, Klarna's session has the last
+        word, and an authorization Klarna refuses there too is given up.
+        """
+        self._klarna_lock_authorization()
+        if self.klarna_order_id or self.state not in ("draft", "pending"):
             return
-        if now - self.create_date < STALE_AFTER:
+        expired = self.env._("Klarna: the payment session expired.")
+        if now - self.create_date >= timedelta(minutes=const.SESSION_LIFETIME_MINUTES):
+            self._klarna_forget_authorization()
+            self._set_canceled(state_message=expired)
             return
-        if now - self.create_date > SESSION_LIFETIME:
-            self._set_canceled(state_message=self.env._("Klarna: the payment session expired."))
+        stored, received = self.sudo().klarna_authorization_token, self.klarna_authorization_at
+        refused = None
+        if stored:
+            self._klarna_forget_authorization()
+            token_lifetime = timedelta(minutes=const.AUTHORIZATION_TOKEN_LIFETIME_MINUTES)
+            if not received or now - received < token_lifetime:
+                if self._klarna_try_placement(stored, "callback"):
+                    return
+                refused = stored
+        elif now - self.create_date < timedelta(minutes=const.RECOVERY_FIRST_CHECK_MINUTES):
+            # Leave the customer time: look when the first check is due.
+            self.klarna_recovery_next_at = self.create_date + timedelta(
+                minutes=const.RECOVERY_FIRST_CHECK_MINUTES
+            )
             return
         try:
             session = self.provider_id._klarna_get_client().read_session(self.klarna_session_id)
         except KlarnaNotFound:
-            self._set_canceled(state_message=self.env._("Klarna: the payment session expired."))
+            self._set_canceled(state_message=expired)
             return
-        if session.authorization_token:
-            self._klarna_place_order(session.authorization_token, "recovery")
+        token = session.authorization_token
+        if token and token == refused:
+            self._klarna_give_up()
+            return
+        if is_authorization_token(token) and token != stored:
+            if not self._klarna_try_placement(token, "recovery"):
+                self._klarna_give_up()
+            return
+        # Nothing new to place (no authorization yet, or only the expired one): look later.
+        self._klarna_schedule_next_check(now)
+
+    def _klarna_try_placement(self, authorization_token, source):
+        """Place the order; False when Klarna does not know the token (expired or unknown)."""
+        try:
+            self._klarna_place_order(authorization_token, source)
+        except KlarnaNotFound:
+            return False
+        return True
+
+    def _klarna_give_up(self):
+        self._set_error(
+            self.env._(
+                "Klarna: the authorization expired before the order could be placed. "
+                "The customer can pay again."
+            )
+        )
+
+    def _klarna_schedule_next_check(self, now):
+        """Count the look and push the next one back, ever further up to a cap."""
+        attempts = self.klarna_recovery_attempts + 1
+        delay = min(
+            const.RECOVERY_FIRST_CHECK_MINUTES * 2 ** min(attempts - 1, 16),
+            const.RECOVERY_MAX_DELAY_MINUTES,
+        )
+        self.write(
+            {
+                "klarna_recovery_attempts": attempts,
+                "klarna_recovery_next_at": now + timedelta(minutes=delay),
+            }
+        )
+
+    def _klarna_recovery_failed(self, now, error):
+        """Log a failed look without secrets or personal data, count it and move on."""
+        details = (
+            f" ({error.error_code or error.status}, correlation id {error.correlation_id})"
+            if isinstance(error, KlarnaError)
+            else ""
+        )
+        _logger.warning(
+            "Klarna recovery of %s failed (attempt %d): %s%s",
+            self.reference,
+            self.klarna_recovery_attempts + 1,
+            type(error).__name__,
+            details,
+        )
+        self._klarna_schedule_next_check(now)

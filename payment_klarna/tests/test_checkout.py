@@ -1,12 +1,16 @@
 import json
+import logging
+import uuid
+from contextlib import contextmanager
 from datetime import timedelta
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
+from urllib.parse import parse_qsl, urlencode
 
 from psycopg2 import IntegrityError
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
@@ -26,6 +30,10 @@ from odoo.addons.payment_klarna.klarna.results import (
 )
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
+# Klarna's authorization tokens are UUIDs.
+TOKEN = "0b1d9815-165e-42e2-8867-35bc03789e00"
+TOKEN_2 = "8f7c1a6e-4c2d-4a57-9a0b-6f2e3d1c4b5a"
+
 
 def placed(fraud_status="ACCEPTED", order_id="klarna-order-1"):
     return PlacedOrder(order_id, fraud_status, None, None)
@@ -39,6 +47,28 @@ def session(session_id="sess-1"):
     )
 
 
+@contextmanager
+def captured_logs():
+    """Every record down to DEBUG, the server's access log included.
+
+    SQL statements (``odoo.sql_db`` at DEBUG) hold every value by design; they stay out.
+    """
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    loggers = {name: logging.getLogger(name) for name in ("", "odoo", "werkzeug", "odoo.sql_db")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for name, logger in loggers.items():
+        logger.setLevel(logging.INFO if name == "odoo.sql_db" else logging.DEBUG)
+    loggers[""].addHandler(handler)
+    try:
+        yield records
+    finally:
+        loggers[""].removeHandler(handler)
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+
+
 class KlarnaCheckoutCommon(KlarnaCommon):
     def _tx(self, **values):
         tx = self._create_transaction("direct", **{"klarna_session_id": "sess-1", **values})
@@ -47,7 +77,7 @@ class KlarnaCheckoutCommon(KlarnaCommon):
 
     def _place(self, tx, fraud_status="ACCEPTED", source="browser", **kwargs):
         with patch.object(KlarnaClient, "create_order", return_value=placed(fraud_status)) as call:
-            tx._klarna_place_order("auth-token-1", source, **kwargs)
+            tx._klarna_place_order(TOKEN, source, **kwargs)
         return call
 
 
@@ -61,7 +91,7 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
         self.assertEqual(tx.provider_reference, "klarna-order-1")
         self.assertEqual(tx.klarna_fraud_status, "ACCEPTED")
         args, kwargs = call.call_args
-        self.assertEqual(args[0], "auth-token-1")
+        self.assertEqual(args[0], TOKEN)
         self.assertEqual(args[1]["order_amount"], 111111)  # 1111.11 EUR, from the server's cart
         self.assertEqual(args[1]["merchant_reference1"], tx.reference)
         self.assertFalse(kwargs["auto_capture"])
@@ -98,7 +128,7 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
             status=400, error_code="BAD_VALUE", error_messages=["Bad value: order_lines"]
         )
         with patch.object(KlarnaClient, "create_order", side_effect=refusal):
-            tx._klarna_place_order("auth-token-1", "browser")
+            tx._klarna_place_order(TOKEN, "browser")
         self.assertEqual(tx.state, "error")
         self.assertIn("Bad value: order_lines", tx.state_message)
 
@@ -113,7 +143,7 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
         tx = self._tx()
         with patch.object(KlarnaClient, "create_order", side_effect=KlarnaUnavailable("down")):
             with self.assertRaises(KlarnaUnavailable):
-                tx._klarna_place_order("auth-token-1", "browser")
+                tx._klarna_place_order(TOKEN, "browser")
             first_key = KlarnaClient.create_order.call_args.kwargs["idempotency_key"]
         call = self._place(tx)
         self.assertEqual(call.call_args.kwargs["idempotency_key"], first_key)
@@ -142,7 +172,9 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
 @tagged("post_install", "-at_install")
 class TestRecoveryCron(KlarnaCheckoutCommon):
     def _run_cron(self):
-        self.env["payment.transaction"]._cron_klarna_recover_authorizations()
+        self.env["payment.transaction"].with_context(
+            klarna_no_commit=True
+        )._cron_klarna_recover_authorizations()
 
     def _age(self, tx, delta):
         self.env.cr.execute(
@@ -151,25 +183,34 @@ class TestRecoveryCron(KlarnaCheckoutCommon):
         )
         tx.invalidate_recordset(["create_date"])
 
+    def _stored(self, tx, token=TOKEN, age=timedelta(minutes=1)):
+        tx.sudo().write(
+            {
+                "klarna_authorization_token": token,
+                "klarna_authorization_at": fields.Datetime.now() - age,
+                "klarna_recovery_next_at": fields.Datetime.now(),
+            }
+        )
+
     def test_stored_callback_token_is_placed(self):
         tx = self._tx()
-        tx.sudo().klarna_authorization_token = "auth-from-callback"
+        self._stored(tx)
         with patch.object(KlarnaClient, "create_order", return_value=placed()) as call:
             self._run_cron()
-        self.assertEqual(call.call_args.args[0], "auth-from-callback")
+        self.assertEqual(call.call_args.args[0], TOKEN)
         self.assertEqual(tx.state, "authorized")
         self.assertFalse(tx.sudo().klarna_authorization_token)
 
     def test_lost_callback_is_recovered_from_the_session(self):
         tx = self._tx()
         self._age(tx, timedelta(minutes=30))
-        status = SessionStatus("sess-1", "complete", "auth-from-session", None, None, None, {})
+        status = SessionStatus("sess-1", "complete", TOKEN_2, None, None, None, {})
         with (
             patch.object(KlarnaClient, "read_session", return_value=status),
             patch.object(KlarnaClient, "create_order", return_value=placed()) as call,
         ):
             self._run_cron()
-        self.assertEqual(call.call_args.args[0], "auth-from-session")
+        self.assertEqual(call.call_args.args[0], TOKEN_2)
         self.assertEqual(tx.state, "authorized")
 
     def test_recent_session_is_left_to_the_customer(self):
@@ -190,13 +231,248 @@ class TestRecoveryCron(KlarnaCheckoutCommon):
         self._run_cron()
         self.assertEqual(old.state, "cancel")
 
-    def test_session_without_authorization_stays_draft(self):
+    def test_session_without_authorization_stays_draft_and_is_looked_at_later(self):
         tx = self._tx()
         self._age(tx, timedelta(minutes=30))
         status = SessionStatus("sess-1", "incomplete", None, None, None, None, {})
-        with patch.object(KlarnaClient, "read_session", return_value=status):
+        with patch.object(KlarnaClient, "read_session", return_value=status) as read:
             self._run_cron()
+            self.assertEqual(tx.state, "draft")
+            self.assertGreater(tx.klarna_recovery_next_at, fields.Datetime.now())
+            self._run_cron()
+        self.assertEqual(read.call_count, 1, "not due again yet")
+
+    def test_stored_token_does_not_skip_the_session_expiry(self):
+        tx = self._tx()
+        self._age(tx, timedelta(hours=49))
+        self._stored(tx)
+        with patch.object(KlarnaClient, "create_order") as call:
+            self._run_cron()
+        call.assert_not_called()
+        self.assertEqual(tx.state, "cancel")
+        self.assertFalse(tx.sudo().klarna_authorization_token)
+
+    def test_token_past_its_60_minutes_is_not_used(self):
+        tx = self._tx()
+        self._age(tx, timedelta(hours=2))
+        self._stored(tx, age=timedelta(minutes=61))
+        # Klarna's session still shows that same (dead) token: nothing to place.
+        status = SessionStatus("sess-1", "complete", TOKEN, None, None, None, {})
+        with (
+            patch.object(KlarnaClient, "read_session", return_value=status),
+            patch.object(KlarnaClient, "create_order") as call,
+        ):
+            self._run_cron()
+        call.assert_not_called()
+        self.assertFalse(tx.sudo().klarna_authorization_token)
         self.assertEqual(tx.state, "draft")
+        self.assertEqual(tx.klarna_recovery_attempts, 1)
+
+    def test_token_klarna_refuses_is_given_up_not_retried(self):
+        tx = self._tx()
+        self._stored(tx)
+        status = SessionStatus("sess-1", "complete", TOKEN, None, None, None, {})
+        with (
+            patch.object(KlarnaClient, "read_session", return_value=status),
+            patch.object(
+                KlarnaClient, "create_order", side_effect=KlarnaNotFound(status=404)
+            ) as call,
+        ):
+            self._run_cron()
+            self.assertEqual(tx.state, "error")
+            self.assertFalse(tx.sudo().klarna_authorization_token)
+            tx.klarna_recovery_next_at = fields.Datetime.now()
+            self._run_cron()
+        self.assertEqual(call.call_count, 1)
+
+    def test_refused_stored_token_falls_back_to_klarnas_session(self):
+        """A stored token is only a hint: Klarna's session has the last word."""
+        tx = self._tx()
+        self._stored(tx)
+        status = SessionStatus("sess-1", "complete", TOKEN_2, None, None, None, {})
+        with (
+            patch.object(KlarnaClient, "read_session", return_value=status),
+            patch.object(
+                KlarnaClient,
+                "create_order",
+                side_effect=[KlarnaNotFound(status=404), placed()],
+            ) as call,
+        ):
+            self._run_cron()
+        self.assertEqual([c.args[0] for c in call.call_args_list], [TOKEN, TOKEN_2])
+        self.assertEqual(tx.state, "authorized")
+
+    def test_any_error_is_counted_and_the_others_go_on(self):
+        broken, fine = self._tx(reference="broken"), self._tx(reference="fine")
+        self._stored(broken)
+        self._stored(fine, token=TOKEN_2)
+
+        def create_order(token, *args, **kwargs):
+            if token == TOKEN:
+                raise RuntimeError("unexpected")
+            return placed()
+
+        with (
+            patch.object(KlarnaClient, "create_order", side_effect=create_order),
+            self.assertLogs(
+                "odoo.addons.payment_klarna.models.payment_transaction", "WARNING"
+            ) as logs,
+        ):
+            self._run_cron()
+        self.assertEqual(fine.state, "authorized")
+        self.assertEqual(broken.state, "draft")
+        self.assertEqual(broken.klarna_recovery_attempts, 1)
+        self.assertGreater(broken.klarna_recovery_next_at, fields.Datetime.now())
+        self.assertEqual(broken.sudo().klarna_authorization_token, TOKEN, "kept for a retry")
+        self.assertIn("broken", "\n".join(logs.output))
+        self.assertNotIn(TOKEN, "\n".join(logs.output))
+
+    def test_drafts_anyone_can_create_do_not_starve_real_payments(self):
+        real = self._tx(reference="real")
+        self._stored(real)
+        stale = fields.Datetime.now() - timedelta(minutes=30)
+        drafts = self.env["payment.transaction"].create(
+            [
+                {
+                    "provider_id": self.klarna.id,
+                    "payment_method_id": self.payment_method_id,
+                    "amount": 1.0,
+                    "currency_id": self.currency.id,
+                    "partner_id": self.partner.id,
+                    "reference": f"junk-{number}",
+                    "operation": "online_direct",
+                    "klarna_session_id": f"junk-sess-{number}",
+                    "klarna_recovery_next_at": stale,
+                }
+                for number in range(201)
+            ]
+        )
+        self.env.cr.execute(
+            "UPDATE payment_transaction SET create_date = %s WHERE id = ANY(%s)",
+            [stale, drafts.ids],
+        )
+        drafts.invalidate_recordset(["create_date"])
+        incomplete = SessionStatus("x", "incomplete", None, None, None, None, {})
+        with (
+            patch.object(KlarnaClient, "read_session", return_value=incomplete) as read,
+            patch.object(KlarnaClient, "create_order", return_value=placed()),
+        ):
+            self._run_cron()
+        self.assertEqual(real.state, "authorized")
+        # Oldest first, a bounded batch; those looked at go to the back of the line.
+        looked_at = drafts.filtered(lambda tx: tx.klarna_recovery_attempts)
+        self.assertEqual(len(looked_at), read.call_count)
+        self.assertLess(read.call_count, len(drafts))
+        self.assertEqual(looked_at, drafts[: len(looked_at)])
+
+
+class WorkerKilled(BaseException):
+    """What a killed worker looks like from inside: nothing catches it."""
+
+
+class CommittedRowsCase(TransactionCase):
+    """Commits and row locks need real connections: rows are committed, then deleted."""
+
+    def _env(self):
+        cr = sql_db.db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(cr.close)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def _delete(self, table, ids):
+        env = self._env()
+        env.cr.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+        env.cr.commit()
+
+
+@tagged("post_install", "-at_install")
+class TestRecoveryCronCommits(CommittedRowsCase):
+    def test_orders_placed_before_a_crash_stay_placed(self):
+        setup = self._env()
+        now = fields.Datetime.now()
+        partner = setup["res.partner"].create(
+            {
+                "name": "Carla Crash",
+                "email": "carla.crash@example.com",
+                "street": "Hauptstrasse 5",
+                "zip": "10115",
+                "city": "Berlin",
+                "country_id": setup.ref("base.de").id,
+            }
+        )
+        txs = setup["payment.transaction"].create(
+            [
+                {
+                    "provider_id": setup.ref("payment_klarna.payment_provider_klarna").id,
+                    "payment_method_id": setup.ref("payment.payment_method_klarna").id,
+                    "amount": 11.11,
+                    "currency_id": setup.ref("base.EUR").id,
+                    "partner_id": partner.id,
+                    "operation": "online_direct",
+                    "reference": f"KLARNA-CRASH-{uuid.uuid4().hex[:8]}-{number}",
+                    "klarna_session_id": f"sess-crash-{number}",
+                    "klarna_authorization_token": token,
+                    "klarna_authorization_at": now,
+                    "klarna_recovery_next_at": now - timedelta(minutes=2 - number),
+                }
+                for number, token in enumerate((TOKEN, TOKEN_2))
+            ]
+        )
+        setup.cr.commit()
+        self.addCleanup(self._delete, "res_partner", partner.ids)
+        self.addCleanup(self._delete, "payment_transaction", txs.ids)
+        client = MagicMock()
+        client.create_order.side_effect = [placed(order_id=f"ord-{uuid.uuid4()}"), WorkerKilled()]
+        worker = self._env()
+        with (
+            patch.object(
+                type(worker["payment.provider"]), "_klarna_get_client", return_value=client
+            ),
+            self.assertRaises(WorkerKilled),
+        ):
+            worker["payment.transaction"]._cron_klarna_recover_authorizations()
+        worker.cr.rollback()
+        check = self._env()
+        first, second = check["payment.transaction"].browse(txs.ids)
+        self.assertEqual(first.state, "authorized")
+        self.assertTrue(first.klarna_order_id)
+        self.assertEqual(second.state, "draft")
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackLock(CommittedRowsCase):
+    def test_callback_waits_briefly_for_a_busy_transaction_then_says_so(self):
+        setup = self._env()
+        partner = setup["res.partner"].create(
+            {"name": "Lou Lock", "country_id": setup.ref("base.de").id}
+        )
+        tx = setup["payment.transaction"].create(
+            {
+                "provider_id": setup.ref("payment_klarna.payment_provider_klarna").id,
+                "payment_method_id": setup.ref("payment.payment_method_klarna").id,
+                "amount": 11.11,
+                "currency_id": setup.ref("base.EUR").id,
+                "partner_id": partner.id,
+                "operation": "online_direct",
+                "reference": f"KLARNA-BUSY-{uuid.uuid4().hex[:8]}",
+                "klarna_session_id": "sess-busy",
+            }
+        )
+        setup.cr.commit()
+        self.addCleanup(self._delete, "res_partner", partner.ids)
+        self.addCleanup(self._delete, "payment_transaction", tx.ids)
+        staff = self._env()
+        staff.cr.execute("SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE", [tx.id])
+        callback = self._env()
+        busy = callback["payment.transaction"].browse(tx.id)
+        self.assertFalse(busy._klarna_record_callback_authorization(TOKEN))
+        callback.cr.commit()
+        staff.cr.rollback()
+        check = self._env()
+        self.assertFalse(check["payment.transaction"].browse(tx.id).klarna_authorization_token)
+        self.assertTrue(busy._klarna_record_callback_authorization(TOKEN))
+        callback.cr.commit()
+        stored = self._env()["payment.transaction"].browse(tx.id).klarna_authorization_token
+        self.assertEqual(stored, TOKEN)
 
 
 @tagged("post_install", "-at_install")
@@ -376,7 +652,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         with patch.object(KlarnaClient, "create_order", return_value=placed()):
             result = self._rpc(
                 KlarnaController._authorize_url,
-                {**self._tx_params(tx), "authorization_token": "auth-token-1"},
+                {**self._tx_params(tx), "authorization_token": TOKEN},
             )
         self.assertEqual(result["result"]["state"], "authorized")
         self.assertEqual(tx.state, "authorized")
@@ -396,7 +672,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         with patch.object(KlarnaClient, "create_order") as create:
             result = self._rpc(
                 KlarnaController._authorize_url,
-                {"reference": tx.reference, "access_token": "x", "authorization_token": "t"},
+                {"reference": tx.reference, "access_token": "x", "authorization_token": TOKEN},
             )
         self.assertIn("error", result)
         create.assert_not_called()
@@ -407,10 +683,40 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         with patch.object(KlarnaClient, "create_order", side_effect=KlarnaUnavailable("503")):
             result = self._rpc(
                 KlarnaController._authorize_url,
-                {**self._tx_params(tx), "authorization_token": "auth-token-1"},
+                {**self._tx_params(tx), "authorization_token": TOKEN},
             )
         self.assertEqual(result["result"]["state"], "draft")
-        self.assertEqual(tx.sudo().klarna_authorization_token, "auth-token-1")
+        self.assertEqual(tx.sudo().klarna_authorization_token, TOKEN)
+
+    def test_klarna_refusing_the_authorization_is_a_clear_error_and_stores_nothing(self):
+        tx = self._tx()
+        with patch.object(KlarnaClient, "create_order", side_effect=KlarnaNotFound(status=404)):
+            result = self._rpc(
+                KlarnaController._authorize_url,
+                {**self._tx_params(tx), "authorization_token": TOKEN},
+            )
+        self.assertTrue(result["error"]["data"]["message"].startswith("Klarna: "))
+        self.assertFalse(tx.sudo().klarna_authorization_token)
+
+    def test_malformed_authorization_tokens_are_refused_before_any_use(self):
+        tx = self._tx()
+        malformed = ("..", "../../ordermanagement/v1/orders/x", f"{TOKEN}/..", "", 42, [TOKEN])
+        for token in malformed:
+            with (
+                self.subTest(token=token),
+                patch.object(KlarnaClient, "create_order", return_value=placed()) as create,
+            ):
+                result = self._rpc(
+                    KlarnaController._authorize_url,
+                    {**self._tx_params(tx), "authorization_token": token},
+                )
+                self.assertEqual(
+                    result["error"]["data"]["message"],
+                    "Klarna: the authorization is not valid. Please pay again.",
+                )
+                create.assert_not_called()
+        self.assertFalse(tx.sudo().klarna_authorization_token)
+        self.assertEqual(tx.state, "draft")
 
     def test_decline_cancels_the_draft_and_keeps_the_cart_payable(self):
         tx = self._tx()
@@ -434,39 +740,54 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         token = self._callback_token(tx)
         cron = self.env.ref("payment_klarna.cron_recover_authorizations")
         triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
-        body = json.dumps({"authorization_token": "auth-cb-1", "session_id": "sess-1"})
+        body = json.dumps({"authorization_token": TOKEN, "session_id": "sess-1"})
         response = self._callback(tx, token, body)
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(tx.sudo().klarna_authorization_token, "auth-cb-1")
+        self.assertEqual(tx.sudo().klarna_authorization_token, TOKEN)
         self.assertGreater(
             self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), len(triggers)
         )
         # A repeat and a later token for the same session are accepted; the newest wins.
         self.assertEqual(self._callback(tx, token, body).status_code, 200)
-        newer = json.dumps({"authorization_token": "auth-cb-2", "session_id": "sess-1"})
+        newer = json.dumps({"authorization_token": TOKEN_2, "session_id": "sess-1"})
         self.assertEqual(self._callback(tx, token, newer).status_code, 200)
-        self.assertEqual(tx.sudo().klarna_authorization_token, "auth-cb-2")
+        self.assertEqual(tx.sudo().klarna_authorization_token, TOKEN_2)
 
     def test_callback_after_placement_changes_nothing(self):
         tx = self._tx()
         token = self._callback_token(tx)
         self._place(tx)
-        body = json.dumps({"authorization_token": "auth-cb-1", "session_id": "sess-1"})
+        body = json.dumps({"authorization_token": TOKEN, "session_id": "sess-1"})
         self.assertEqual(self._callback(tx, token, body).status_code, 200)
         self.assertFalse(tx.sudo().klarna_authorization_token)
         self.assertEqual(tx.klarna_order_id, "klarna-order-1")
+
+    def test_callback_that_stored_nothing_asks_klarna_to_retry(self):
+        """Klarna retries non-2xx answers: 200 would lose the authorization."""
+        tx = self._tx()
+        token = self._callback_token(tx)
+        body = json.dumps({"authorization_token": TOKEN, "session_id": "sess-1"})
+        with patch.object(
+            type(tx), "_klarna_record_callback_authorization", return_value=False
+        ) as record:
+            response = self._callback(tx, token, body)
+        self.assertEqual(record.call_args.args, (TOKEN,))
+        self.assertEqual(response.status_code, 503)
+        self.assertFalse(tx.sudo().klarna_authorization_token)
 
     @mute_logger("odoo.addons.payment_klarna.controllers.main.security", "werkzeug")
     def test_bad_callbacks_get_a_4xx_and_change_nothing(self):
         tx = self._tx()
         token = self._callback_token(tx)
-        good = json.dumps({"authorization_token": "auth-cb-1", "session_id": "sess-1"})
+        good = json.dumps({"authorization_token": TOKEN, "session_id": "sess-1"})
         cases = [
             (callback_token.new_token(), good, 404),  # unknown transaction
             ("not a token!", good, 404),
             (token, "{not json", 400),
             (token, json.dumps({"session_id": "sess-1"}), 400),
-            (token, json.dumps({"authorization_token": "a", "session_id": "other"}), 400),
+            (token, json.dumps({"authorization_token": TOKEN, "session_id": "other"}), 400),
+            (token, json.dumps({"authorization_token": "..", "session_id": "sess-1"}), 400),
+            (token, json.dumps({"authorization_token": "a..b", "session_id": "sess-1"}), 400),
         ]
         for path_token, body, status in cases:
             with self.subTest(body=body):
@@ -476,24 +797,158 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
 
     # --- hosted payment page --- #
 
-    def test_hosted_page_success_places_the_order(self):
+    def _hpp_urls(self, tx):
+        """The merchant URLs the transaction gives Klarna's hosted page, as local paths."""
+        hpp = type("Hpp", (), {"redirect_url": "https://pay.example/hpp/abc"})
+        with (
+            patch.object(KlarnaClient, "create_session", return_value=session("sess-1")),
+            patch.object(KlarnaClient, "create_hpp_session", return_value=hpp) as create_hpp,
+        ):
+            tx._klarna_start_hosted_page()
+        urls = create_hpp.call_args.args[0]["merchant_urls"]
+        return {key: url.split("://", 1)[1].split("/", 1)[1] for key, url in urls.items()}
+
+    def _hpp_return(self, path):
+        return self.url_open("/" + path, allow_redirects=False)
+
+    def _authorized_session(self, token=TOKEN):
+        return SessionStatus("sess-1", "complete", token, None, None, None, {})
+
+    def test_hosted_page_return_urls_carry_no_token(self):
         tx = self._tx()
-        with patch.object(KlarnaClient, "create_order", return_value=placed()):
-            response = self._make_http_get_request(
-                self._build_url(KlarnaController._hpp_return_url),
-                {**self._tx_params(tx), "status": "success", "authorization_token": "hpp-auth"},
-            )
-        self.assertEqual(response.status_code, 200)
-        self.assertTrue(response.url.endswith("/payment/status"))
-        self.assertEqual(tx.state, "authorized")
+        for key, path in self._hpp_urls(tx).items():
+            with self.subTest(key=key):
+                self.assertNotIn(tx._klarna_access_token(), path)
+                self.assertNotIn("token", path)
+                self.assertNotIn("{{", path)
+
+    def test_hosted_page_success_places_the_order_with_klarnas_token(self):
+        tx = self._tx()
+        urls = self._hpp_urls(tx)
+        with (
+            patch.object(KlarnaClient, "read_session", return_value=self._authorized_session()),
+            patch.object(KlarnaClient, "create_order", return_value=placed()) as create,
+        ):
+            response = self._hpp_return(urls["success"])
+            self.assertEqual(response.status_code, 303)
+            self.assertTrue(response.headers["Location"].endswith("/payment/status"))
+            self.assertEqual(tx.state, "authorized")
+            self.assertEqual(create.call_args.args[0], TOKEN)
+            # The same URL again (a reload, or someone who read the access log) does nothing.
+            self.assertEqual(self._hpp_return(urls["success"]).status_code, 303)
+        self.assertEqual(create.call_count, 1)
+
+    def test_hosted_page_keeps_the_token_only_when_klarna_may_take_it_later(self):
+        busy, refused = self._tx(reference="busy"), self._tx(reference="refused")
+        for tx, error in ((busy, KlarnaUnavailable("503")), (refused, KlarnaNotFound(status=404))):
+            with (
+                patch.object(KlarnaClient, "read_session", return_value=self._authorized_session()),
+                patch.object(KlarnaClient, "create_order", side_effect=error),
+            ):
+                self.assertEqual(self._hpp_return(self._hpp_urls(tx)["success"]).status_code, 303)
+        self.assertEqual(busy.sudo().klarna_authorization_token, TOKEN)
+        self.assertEqual(busy.state, "draft")
+        self.assertFalse(refused.sudo().klarna_authorization_token)
+        self.assertEqual(refused.state, "error")
 
     def test_hosted_page_cancel_cancels(self):
         tx = self._tx()
-        self._make_http_get_request(
-            self._build_url(KlarnaController._hpp_return_url),
-            {**self._tx_params(tx), "status": "cancel"},
-        )
+        self.assertEqual(self._hpp_return(self._hpp_urls(tx)["cancel"]).status_code, 303)
         self.assertEqual(tx.state, "cancel")
+
+    @mute_logger("odoo.http", "werkzeug")
+    def test_bad_hosted_page_returns_get_a_4xx_and_change_nothing(self):
+        tx = self._tx()
+        success = self._hpp_urls(tx)["success"]
+        path, query = success.split("?", 1)
+        params = dict(parse_qsl(query))
+        cases = {
+            "no status": {k: v for k, v in params.items() if k != "status"},
+            "no signature": {k: v for k, v in params.items() if k != "signature"},
+            "the success signature with another status": {**params, "status": "cancel"},
+            "an unknown status": {**params, "status": "paid"},
+            "a forged signature": {**params, "signature": "0" * 64},
+            "no reference": {k: v for k, v in params.items() if k != "reference"},
+        }
+        with (
+            patch.object(KlarnaClient, "read_session") as read,
+            patch.object(KlarnaClient, "create_order") as create,
+        ):
+            for case, case_params in cases.items():
+                with self.subTest(case=case):
+                    response = self._hpp_return(f"{path}?{urlencode(case_params)}")
+                    self.assertIn(response.status_code, (400, 403, 404))
+        read.assert_not_called()
+        create.assert_not_called()
+        self.assertEqual(tx.state, "draft")
+
+    def test_no_token_reaches_the_log_during_a_whole_checkout(self):
+        """Processing values, hosted page there and back, authorize and callback."""
+        client_token = "client-token-" + uuid.uuid4().hex
+        widget_session = PaymentSession(
+            session_id="sess-log",
+            client_token=client_token,
+            payment_method_categories=(PaymentMethodCategory("pay_later", "Later", None, None),),
+        )
+        embedded = self._tx(klarna_session_id=False, reference="log-embedded")
+        self.klarna.klarna_checkout_flow = "hosted"
+        hosted = self._create_transaction("redirect", reference="log-hosted")
+        hpp = type("Hpp", (), {"redirect_url": "https://pay.example/hpp/abc"})
+        token_3 = str(uuid.uuid4())
+        with captured_logs() as records:
+            with patch.object(KlarnaClient, "create_session", return_value=widget_session):
+                opened = self._rpc(KlarnaController._session_url, self._payment_link_params())
+            access_token = embedded._get_processing_values()["klarna_access_token"]
+            params = {"reference": embedded.reference, "access_token": access_token}
+            with patch.object(KlarnaClient, "update_session") as update:
+                self._rpc(
+                    KlarnaController._prepare_url,
+                    {
+                        **params,
+                        "session_id": "sess-log",
+                        "session_signature": opened["result"]["session_signature"],
+                    },
+                )
+            callback_url = update.call_args.args[1]["merchant_urls"]["authorization"]
+            with patch.object(KlarnaClient, "create_order", return_value=placed()):
+                self._rpc(KlarnaController._authorize_url, {**params, "authorization_token": TOKEN})
+            callback = self.opener.post(
+                self._build_url(callback_url.split("://", 1)[1].split("/", 1)[1]),
+                data=json.dumps({"authorization_token": TOKEN_2, "session_id": "sess-log"}),
+                headers={"Content-Type": "application/json"},
+            )
+            self.assertEqual(callback.status_code, 200)
+            with (
+                patch.object(KlarnaClient, "create_session", return_value=session("sess-1")),
+                patch.object(KlarnaClient, "create_hpp_session", return_value=hpp) as create_hpp,
+            ):
+                hosted._get_processing_values()
+            success = create_hpp.call_args.args[0]["merchant_urls"]["success"]
+            with (
+                patch.object(
+                    KlarnaClient, "read_session", return_value=self._authorized_session(token_3)
+                ),
+                patch.object(KlarnaClient, "create_order", return_value=placed(order_id="o-2")),
+            ):
+                self._hpp_return(success.split("://", 1)[1].split("/", 1)[1])
+        self.assertEqual((embedded.state, hosted.state), ("authorized", "authorized"))
+        lines = [record.getMessage() for record in records]
+        output = "\n".join(lines)
+        # The capture saw what matters: core's processing values and the access log.
+        self.assertIn("processing values for transaction with reference log-embedded", output)
+        self.assertIn(KlarnaController._hpp_return_url, output)
+        self.assertIn(KlarnaController._authorize_url, output)
+        secrets = {
+            "access token": access_token,
+            "hosted access token": hosted._klarna_access_token(),
+            "browser authorization": TOKEN,
+            "callback authorization": TOKEN_2,
+            "hosted page authorization": token_3,
+            "client token": client_token,
+        }
+        for name, secret in secrets.items():
+            with self.subTest(secret=name):
+                self.assertEqual([line[:300] for line in lines if secret in line], [])
 
 
 @tagged("post_install", "-at_install")
@@ -512,10 +967,20 @@ class TestHostedPageRedirect(KlarnaCheckoutCommon):
         self.assertIn('action="https://pay.example/hpp/abc"', form)
         self.assertIn('name="token" value="xyz"', form)
         urls = create_hpp.call_args.args[0]["merchant_urls"]
-        self.assertIn("{{authorization_token}}", urls["success"])
+        self.assertIn("status=success", urls["success"])
         # The reference travels URL-encoded ("Test Transaction" has a space).
         self.assertIn("reference=Test+Transaction", urls["cancel"])
         self.assertEqual(tx.klarna_session_id, "sess-h")
+
+    def test_processing_values_give_the_access_token_to_the_browser_not_to_the_log(self):
+        tx = self._tx()
+        with captured_logs() as records:
+            values = tx._get_processing_values()
+        self.assertEqual(values["klarna_access_token"], tx._klarna_access_token())
+        logged = [r.getMessage() for r in records if "processing values" in r.getMessage()]
+        self.assertEqual(len(logged), 1)
+        self.assertIn(tx.reference, logged[0])
+        self.assertNotIn(values["klarna_access_token"], logged[0])
 
     def test_unreachable_klarna_is_a_clear_error(self):
         self.klarna.klarna_checkout_flow = "hosted"

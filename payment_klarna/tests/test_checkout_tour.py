@@ -1,6 +1,10 @@
 """The checkout in headless Chromium against the local Klarna simulator over real HTTP."""
 
+import re
 import unittest
+from urllib.parse import urlsplit
+
+import requests
 
 from odoo.tests import HttpCase, tagged
 
@@ -89,3 +93,31 @@ class TestCheckoutTour(KlarnaCommon, HttpCase):
         self.assertEqual(order.state, "draft")
         self.assertEqual(order.transaction_ids.mapped("state"), ["cancel"])
         self.assertFalse(self.simulator.state.orders)
+
+    def test_hosted_page_round_trip_places_the_order(self):
+        """To the hosted page and back: the return URL holds no token, Klarna's session does."""
+        self.klarna.klarna_checkout_flow = "hosted"
+        tx = self._create_transaction(
+            "redirect",
+            reference="klarna-hosted-tour",
+            amount=120.0,
+            currency_id=self.env.ref("base.USD").id,
+            partner_id=self.customer.partner_id.id,
+        )
+        form = tx._get_processing_values()["redirect_form_html"]
+        self.env.flush_all()  # the server's requests share this transaction
+        page = re.search(r'action="([^"]+)"', str(form)).group(1)
+        approved = requests.post(page + "/approve", allow_redirects=False, timeout=10)
+        # Klarna's callback leaves on approval; let it land before the customer returns
+        # (this thread must not write while a server request holds the shared cursor).
+        self.simulator.wait_idle(10)
+        back = urlsplit(approved.headers["Location"])
+        self.assertNotIn("token", back.query)
+        response = self.url_open(f"{back.path}?{back.query}", allow_redirects=False)
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(tx.state, "authorized")
+        orders = [
+            o for o in self.simulator.state.orders.values() if o.merchant_reference1 == tx.reference
+        ]
+        self.assertEqual([o.order_id for o in orders], [tx.klarna_order_id])
+        self.assertEqual(orders[0].order_amount, 12000)
