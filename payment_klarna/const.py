@@ -85,9 +85,8 @@ SESSIONS_PER_ADDRESS = 60
 SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"
 
 # Authorizations and their recovery job (see README, "Checkout"). Klarna Payments sessions
-# live 48 hours and an authorization token 60 minutes; the job looks at a session nobody
-# reported on after 10 minutes, then ever less often, a bounded batch per run.
-SESSION_LIFETIME_MINUTES = 48 * 60
+# live SESSION_LIFETIME_HOURS and an authorization token 60 minutes; the job looks at a
+# session nobody reported on after 10 minutes, then ever less often, a bounded batch per run.
 AUTHORIZATION_TOKEN_LIFETIME_MINUTES = 60
 RECOVERY_FIRST_CHECK_MINUTES = 10
 RECOVERY_MAX_DELAY_MINUTES = 4 * 60

@@ -455,10 +455,16 @@ def test_authorization_callback():
     assert parse_authorization_callback(body) == AuthorizationCallback(AUTH_TOKEN, SESSION_ID)
 
 
-def test_authorization_callback_token_charset_and_length():
-    token = "A" + "a._~-9" * 42 + "z"  # 254 URL-unreserved characters
+def test_authorization_callback_token_must_be_a_klarna_token():
+    """Only Klarna's UUID shape passes, even where every character is URL-unreserved."""
+    token = "A" + "a._~-9" * 42 + "z"  # 254 URL-unreserved characters, not a UUID
     body = encode({"authorization_token": token, "session_id": SESSION_ID})
-    assert parse_authorization_callback(body).authorization_token == token
+    with pytest.raises(EventError) as caught:
+        parse_authorization_callback(body)
+    assert caught.value.reason_code == "invalid_field"
+    upper = AUTH_TOKEN.upper()
+    body = encode({"authorization_token": upper, "session_id": SESSION_ID})
+    assert parse_authorization_callback(body).authorization_token == upper
 
 
 def test_authorization_callback_repr_hides_the_token():

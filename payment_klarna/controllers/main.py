@@ -13,7 +13,6 @@ from odoo.addons.payment import utils as payment_utils
 
 from .. import const
 from ..klarna import callback_token
-from ..klarna.errors import KlarnaError
 from ..klarna.events import EventError, parse_authorization_callback
 
 _logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ only point the order call at another Klarna path or fill the database.
 
 import re
 
-_TOKEN = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+PATTERN = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 def is_authorization_token(value):
     """Whether ``value`` has the shape of a Klarna authorization token (any other type: no)."""
-    return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
+    return isinstance(value, str) and PATTERN.fullmatch(value) is not None

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from . import authorization_token
 from .errors import RejectedInput
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -61,7 +62,6 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 # Klarna ids and tokens end up as URL path segments of API calls: no '/', no dot segments.
 _KLARNA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-_AUTHORIZATION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,255}")
 _STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _MAX_REFERENCE_LENGTH = 255
 _RFC3339 = re.compile(
@@ -169,7 +169,7 @@ def parse_authorization_callback(body):
     """Parse ``{"authorization_token", "session_id"}`` from Klarna's authorization callback."""
     obj = _decode_object(body, _SMALL_BODY_MAX_BYTES)
     return AuthorizationCallback(
-        authorization_token=_required(obj, "authorization_token", _AUTHORIZATION_TOKEN),
+        authorization_token=_required(obj, "authorization_token", authorization_token.PATTERN),
         session_id=_required(obj, "session_id", _KLARNA_ID),
     )
 

@@ -646,7 +646,7 @@ class PaymentTransaction(models.Model):
         if self.klarna_order_id or self.state not in ("draft", "pending"):
             return
         expired = self.env._("Klarna: the payment session expired.")
-        if now - self.create_date >= timedelta(minutes=const.SESSION_LIFETIME_MINUTES):
+        if now - self.create_date >= timedelta(hours=const.SESSION_LIFETIME_HOURS):
             self._klarna_forget_authorization()
             self._set_canceled(state_message=expired)
             return
