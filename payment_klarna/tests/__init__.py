@@ -2,6 +2,7 @@ from . import (
     test_checkout,
     test_checkout_tour,
     test_order_management,
+    test_order_management_faults,
     test_payload,
     test_provider,
     test_provider_form,
