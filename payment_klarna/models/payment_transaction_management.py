@@ -644,8 +644,8 @@ class PaymentTransaction(models.Model):
                         operation=kind,
                         amount=self._klarna_format(intent.amount_minor),
                         reference=self.reference,
-                        sent=intent.create_date,
-                        until=intent.create_date + INTENT_GRACE,
+                        sent=fields.Datetime.to_string(intent.create_date),
+                        until=fields.Datetime.to_string(intent.create_date + INTENT_GRACE),
                     )
                 )
 
@@ -759,7 +759,7 @@ class PaymentTransaction(models.Model):
                 method(*args)
         except (KlarnaError, UserError) as error:
             _logger.warning("Klarna %s of %s failed: %s", job, self.reference, error)
-        except Exception as error:  # pylint: disable=broad-exception-caught
+        except Exception as error:  # anything at all: see the docstring
             _logger.error(
                 "Klarna %s of %s failed unexpectedly: %s", job, self.reference, _error_origin(error)
             )

@@ -60,6 +60,7 @@ FAULTS = {
 NEXT_DAY_RATE = 0.25
 MAX_ATTEMPTS = 20
 OM = "/ordermanagement/v1/orders/"
+PROVIDER_NAME = "Klarna order-management faults"
 
 
 def chaos_size():
@@ -133,11 +134,13 @@ class TestOrderManagementFaults(TransactionCase):
         with self._cursor() as env:
             env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
             (self.last_trigger,) = env.cr.fetchone()
+        self._delete_committed()  # what a killed run left
+        with self._cursor() as env:
             self.provider_id = (
                 env["payment.provider"]
                 .create(
                     {
-                        "name": f"Klarna chaos {self.run_id}",
+                        "name": f"{PROVIDER_NAME} {self.run_id}",
                         "code": "klarna",
                         "state": "test",
                         "klarna_api_username": "chaos_user",
@@ -159,11 +162,17 @@ class TestOrderManagementFaults(TransactionCase):
             yield api.Environment(cr, SUPERUSER_ID, {})
 
     def _delete_committed(self):
+        """Delete this suite's providers and their transactions (the log goes with them)."""
         with self._cursor() as env:
             env.cr.execute(
-                "DELETE FROM payment_transaction WHERE provider_id = %s", [self.provider_id]
+                "SELECT id FROM payment_provider WHERE code = 'klarna' AND name->>'en_US' LIKE %s",
+                [f"{PROVIDER_NAME} %"],
             )
-            env.cr.execute("DELETE FROM payment_provider WHERE id = %s", [self.provider_id])
+            provider_ids = [row[0] for row in env.cr.fetchall()]
+            env.cr.execute(
+                "DELETE FROM payment_transaction WHERE provider_id = ANY(%s)", [provider_ids]
+            )
+            env.cr.execute("DELETE FROM payment_provider WHERE id = ANY(%s)", [provider_ids])
             env.cr.execute("DELETE FROM ir_cron_trigger WHERE id > %s", [self.last_trigger])
 
     def _authorized_txs(self, amounts):
