@@ -10,6 +10,14 @@ reconciliation cron makes Odoo follow Klarna for whatever happened elsewhere. De
 * Before each call the row of the order transaction is locked and the Klarna order is read:
   the amount is checked against what Klarna still allows (remaining authorization, captured
   minus refunded) and against Odoo's own children, and a cancelled or expired order is refused.
+* Before a capture or refund, Klarna's books are compared with Odoo's (``_klarna_settle``):
+  what Klarna holds under the reference of one of Odoo's operations (an answer lost to a
+  timeout or a crash) is recorded instead of being sent again, whatever its age; anything
+  else Klarna holds that Odoo has not recorded (its portal) stops the call until
+  reconciliation records it. An unanswered call Klarna does not show blocks other amounts
+  until it is stale (``INTENT_GRACE``), then is closed as never applied.
+* The crons treat each transaction apart: a savepoint, any error logged (its type and place,
+  never its text, which may quote customer data), a commit, and on to the next one.
 * Each call goes through :meth:`_klarna_call`: intent committed, call with the operation's
   idempotency key, outcome committed (see ``payment_klarna_operation``). Only then does Odoo
   create its child transaction, so a refused call changes nothing in Odoo.
@@ -21,6 +29,8 @@ reconciliation cron makes Odoo follow Klarna for whatever happened elsewhere. De
 """
 
 import logging
+import os
+import traceback
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
@@ -31,6 +41,7 @@ from odoo.tools import SQL, format_amount
 
 from odoo.addons.payment import utils as payment_utils
 
+from ..klarna import reconcile
 from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.money import from_minor, to_minor
 from .klarna_payload import amount_lines
@@ -44,6 +55,16 @@ INTENT_GRACE = timedelta(minutes=10)  # longer than any call with its retries ma
 RECONCILE_BATCH = 100
 RECONCILE_DONE_FOR = timedelta(days=180)  # refunds are still possible in Klarna's portal
 OPEN_STATUSES = ("AUTHORIZED", "PART_CAPTURED")
+
+
+def _error_origin(error):
+    """An unexpected error's type, SQLSTATE and where it was raised, without its text: the
+    text of a KeyError or a database error may quote customer data or secrets."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "payment_klarna" in frame.filename] or frames
+    where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else ""
+    code = getattr(error, "pgcode", None)
+    return f"{type(error).__name__}{f' (SQLSTATE {code})' if code else ''}{where}"
 
 
 def _expiry(klarna_order):
@@ -108,6 +129,9 @@ class PaymentTransaction(models.Model):
         amounts = self._klarna_amounts()
         amount_minor = self._klarna_minor(amount_to_capture) if amount_to_capture else None
         amount_minor = amount_minor or amounts["remaining"]
+        adopted = self._klarna_settle(klarna_order, self)
+        if "capture" in adopted:
+            return self._klarna_adopted("capture", adopted["capture"], amount_minor)
         if klarna_order.status not in OPEN_STATUSES:
             raise UserError(self._klarna_closed_message(klarna_order, "capture"))
         allowed = min(amounts["remaining"], klarna_order.remaining_authorized_amount)
@@ -117,6 +141,7 @@ class PaymentTransaction(models.Model):
         )
         order_lines = self._klarna_order_lines(amount_minor, [lines, *self._klarna_line_sets()])
         shipping_info = self.env.context.get("klarna_shipping_info") or None
+        self._klarna_check_intents("capture", amount_minor)
 
         def send(client, key, reference):
             return client.capture(
@@ -221,6 +246,9 @@ class PaymentTransaction(models.Model):
         self._klarna_check_state("done", "refund")
         klarna_order = order_tx._klarna_read_order()
         amount_minor = self._klarna_minor(amount_to_refund or self.amount)
+        adopted = order_tx._klarna_settle(klarna_order, self)
+        if "refund" in adopted:
+            return order_tx._klarna_adopted("refund", adopted["refund"], amount_minor)
         allowed = min(
             self._klarna_refundable(),
             klarna_order.captured_amount - klarna_order.refunded_amount,
@@ -230,6 +258,7 @@ class PaymentTransaction(models.Model):
         order_lines = order_tx._klarna_order_lines(
             amount_minor, [credit_note.invoice_line_ids] if credit_note else []
         )
+        order_tx._klarna_check_intents("refund", amount_minor)
 
         def send(client, key, reference):
             return client.refund(
@@ -431,11 +460,15 @@ class PaymentTransaction(models.Model):
 
     def _klarna_out_of_step_message(self, klarna_order):
         return self.env._(
-            "Klarna: order %(order)s has %(klarna)s captured in Klarna but %(odoo)s in Odoo. "
-            "Odoo records what was done in Klarna's portal within the hour; try again then.",
+            "Klarna: order %(order)s has %(klarna_captured)s captured and %(klarna_refunded)s "
+            "refunded in Klarna, but %(captured)s and %(refunded)s in Odoo: something was done "
+            "in Klarna's portal. Click Check with Klarna on the transaction (or wait for the "
+            "hourly check) so that Odoo records it, then try again.",
             order=klarna_order.order_id,
-            klarna=self._klarna_format(klarna_order.captured_amount),
-            odoo=self._klarna_format(self._klarna_amounts()["captured"]),
+            klarna_captured=self._klarna_format(klarna_order.captured_amount),
+            klarna_refunded=self._klarna_format(klarna_order.refunded_amount),
+            captured=self._klarna_format(self._klarna_amounts()["captured"]),
+            refunded=self._klarna_format(self._klarna_refunded()),
         )
 
     def _klarna_minor(self, amount):
@@ -462,6 +495,13 @@ class PaymentTransaction(models.Model):
         voided = sum(self._klarna_minor(tx.amount) for tx in children if tx.state == "cancel")
         authorized = self._klarna_minor(self.amount)
         return {"captured": captured, "voided": voided, "remaining": authorized - captured - voided}
+
+    def _klarna_refunded(self):
+        """Minor units Odoo has refunded on the order: done refunds of it and of its captures."""
+        refunds = (self | self.child_transaction_ids).child_transaction_ids.filtered(
+            lambda tx: tx.operation == "refund" and tx.state == "done"
+        )
+        return sum(self._klarna_minor(-tx.amount) for tx in refunds)
 
     def _klarna_refundable(self):
         """What the payment of this transaction still allows to refund, in minor units."""
@@ -514,6 +554,127 @@ class PaymentTransaction(models.Model):
                 and self._klarna_minor(move.amount_residual) == amount_minor
             )
         ).sorted("id")[:1]
+
+    # === BUSINESS METHODS - KLARNA'S BOOKS BEFORE A CAPTURE OR REFUND === #
+
+    def _klarna_settle(self, klarna_order, source):
+        """Record what Klarna already holds of Odoo's own calls, then require equal books.
+
+        A capture or refund whose answer was lost is in Klarna's order under the reference of
+        Odoo's operation: it is recorded as if the answer had come (operation done, Odoo's
+        child), instead of being sent again. Anything else Klarna holds that Odoo has not
+        recorded was done elsewhere; acting before reconciliation records it could capture or
+        refund the same goods twice.
+
+        :param klarna_order: the order as just read, ``self`` being the order transaction
+        :param source: the transaction an adopted refund is recorded on (the one refunded)
+        :return: ``{kind: transaction}`` of the last capture and refund recorded; a capture
+                 of the whole amount is the order transaction itself
+        :raise UserError: if Klarna's captured or refunded total still differs from Odoo's
+        """
+        self._klarna_resolve_intents(klarna_order, held_only=True)
+        ours, _elsewhere = reconcile.unrecorded(
+            klarna_order, self._klarna_recorded_ids(), self._klarna_sent_references()
+        )
+        adopted = self._klarna_record_items(ours, source)
+        if (klarna_order.captured_amount, klarna_order.refunded_amount) != (
+            self._klarna_amounts()["captured"],
+            self._klarna_refunded(),
+        ):
+            raise UserError(self._klarna_out_of_step_message(klarna_order))
+        return adopted
+
+    def _klarna_adopted(self, kind, record, amount_minor):
+        """Answer a capture or refund request with the earlier one Klarna already held.
+
+        A different amount asked now is not sent: whether it was meant as a retry or as one
+        more operation cannot be known, and sending it could move money twice. The staff sees
+        the recorded one and asks again if more is due.
+        """
+        adopted_minor = abs(self._klarna_minor(record.amount))
+        if adopted_minor != amount_minor:
+            self._klarna_log_operation(
+                self.env._(
+                    "Klarna: the %(operation)s of %(asked)s for %(reference)s was not sent: "
+                    "Klarna already held the %(operation)s of %(held)s from an earlier attempt "
+                    "whose answer was lost, and Odoo recorded that one. Ask again if more is "
+                    "due.",
+                    operation=kind,
+                    asked=self._klarna_format(amount_minor),
+                    reference=self.reference,
+                    held=self._klarna_format(adopted_minor),
+                )
+            )
+        if kind == "capture" and record == self:
+            return self.env["payment.transaction"]  # Odoo's answer to a capture of the whole
+        return record
+
+    def _klarna_check_intents(self, kind, amount_minor):
+        """Before a new call: settle earlier calls of this kind that got no answer.
+
+        Those Klarna holds were recorded by ``_klarna_settle``. One it does not show may be
+        under way still: only its exact retry (same amount, hence same idempotency key) may
+        go. Past ``INTENT_GRACE`` it never reached Klarna: it is closed as failed, in the log's
+        own transaction, so that the new call draws a new key and reference.
+        """
+        operations = self.env["payment.klarna.operation"].sudo()
+        now = fields.Datetime.now()
+        intents = operations.search(
+            [
+                ("transaction_id", "=", self.id),
+                ("kind", "=", kind),
+                ("origin", "=", "odoo"),
+                ("state", "=", "intent"),
+            ]
+        )
+        for intent in intents:
+            if intent.create_date < now - INTENT_GRACE:
+                operations._finish(
+                    intent.id,
+                    "failed",
+                    message=self.env._("Not in the Klarna order: the call never reached Klarna."),
+                )
+            elif intent.amount_minor != amount_minor:
+                raise UserError(
+                    self.env._(
+                        "Klarna: the %(operation)s of %(amount)s for %(reference)s sent at "
+                        "%(sent)s (UTC) got no clear answer, and Klarna's order does not show "
+                        "it yet: retry that same amount (Klarna cannot apply it twice), or "
+                        "wait until %(until)s (UTC) to %(operation)s another amount.",
+                        operation=kind,
+                        amount=self._klarna_format(intent.amount_minor),
+                        reference=self.reference,
+                        sent=fields.Datetime.to_string(intent.create_date),
+                        until=fields.Datetime.to_string(intent.create_date + INTENT_GRACE),
+                    )
+                )
+
+    def _klarna_recorded_ids(self):
+        """Klarna ids of the captures and refunds Odoo has recorded for this order."""
+        captures = self.child_transaction_ids.filtered(lambda tx: tx.operation == self.operation)
+        refunds = (self | captures).child_transaction_ids.filtered(
+            lambda tx: tx.operation == "refund"
+        )
+        return (
+            self._klarna_known("capture", captures)
+            | self._klarna_known("refund", refunds)
+            | {self.klarna_capture_id}
+        )
+
+    def _klarna_sent_references(self):
+        """References of every capture and refund Odoo sent (or tried to) for this order."""
+        return set(
+            self.env["payment.klarna.operation"]
+            .sudo()
+            .search(
+                [
+                    ("transaction_id", "=", self.id),
+                    ("origin", "=", "odoo"),
+                    ("kind", "in", ("capture", "refund")),
+                ]
+            )
+            .mapped("reference")
+        )
 
     # === BUSINESS METHODS - RECORDING OUTCOMES === #
 
@@ -580,14 +741,28 @@ class PaymentTransaction(models.Model):
             limit=RECONCILE_BATCH,
         )
         for tx in txs:
-            try:
-                with self.env.cr.savepoint():
-                    tx._klarna_reconcile()
-            except (KlarnaError, UserError) as error:
-                _logger.warning("Klarna reconciliation of %s failed: %s", tx.reference, error)
-            tx.klarna_reconciled_at = now
+            tx._klarna_run_apart("reconciliation", tx._klarna_reconcile)
+            tx.klarna_reconciled_at = now  # even after a failure: it must not starve the others
             if not self.env.context.get("klarna_no_commit"):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _klarna_run_apart(self, job, method, *args):
+        """Run a cron's work on one transaction in a savepoint and log any failure.
+
+        Nothing raised here may stop the cron: a transaction failing in a way nobody foresaw
+        would fail every run again and keep the others waiting. Klarna's refusals and Odoo's
+        checks are expected and logged with their text; anything else with its type and place
+        only (see ``_error_origin``).
+        """
+        try:
+            with self.env.cr.savepoint():
+                method(*args)
+        except (KlarnaError, UserError) as error:
+            _logger.warning("Klarna %s of %s failed: %s", job, self.reference, error)
+        except Exception as error:  # anything at all: see the docstring
+            _logger.error(
+                "Klarna %s of %s failed unexpectedly: %s", job, self.reference, _error_origin(error)
+            )
 
     def _klarna_reconcile(self):
         """Read the order and correct Odoo: unknown outcomes, captures and refunds made
@@ -598,48 +773,74 @@ class PaymentTransaction(models.Model):
         self._klarna_lock()
         klarna_order = self._klarna_read_order()
         self._klarna_resolve_intents(klarna_order)
-        self._klarna_reconcile_captures(klarna_order)
-        self._klarna_reconcile_refunds(klarna_order)
+        ours, elsewhere = reconcile.unrecorded(
+            klarna_order, self._klarna_recorded_ids(), self._klarna_sent_references()
+        )
+        self._klarna_record_items(ours + elsewhere, self)
         self._klarna_reconcile_status(klarna_order)
         return klarna_order
 
-    def _klarna_resolve_intents(self, klarna_order):
-        """Close operations whose outcome is unknown with what the order shows."""
+    def _klarna_resolve_intents(self, klarna_order, held_only=False):
+        """Close operations whose outcome is unknown with what the order shows.
+
+        A capture or refund Klarna holds under the operation's reference is done at once, at
+        any age, and so is one recorded as failed (Klarna applied an earlier attempt and
+        refused the retry): Klarna's books win. Any other verdict waits for ``INTENT_GRACE``,
+        when the call cannot be running any more; ``held_only`` skips those.
+        """
         operations = self.env["payment.klarna.operation"].sudo()
         now = fields.Datetime.now()
-        intents = operations.search(
+        held = reconcile.held_references(klarna_order)
+        pending = operations.search(
             [
                 ("transaction_id", "=", self.id),
+                ("origin", "=", "odoo"),
+                "|",
                 ("state", "=", "intent"),
-                ("create_date", "<", now - INTENT_GRACE),
-            ]
+                "&",
+                ("state", "=", "failed"),
+                ("reference", "in", list(held)),
+            ],
+            order="id",
         )
-        by_reference = {
-            **{c.reference: c.capture_id for c in klarna_order.captures if c.reference},
-            **{r.reference: r.refund_id for r in klarna_order.refunds if r.reference},
-        }
-        for intent in intents:
-            if intent.kind in ("capture", "refund"):
-                found = by_reference.get(intent.reference)
-            elif intent.kind == "cancel":
+        for operation in pending:
+            if operation.kind in ("capture", "refund"):
+                fate = reconcile.fate(
+                    operation.reference, held, now - operation.create_date, INTENT_GRACE
+                )
+                if fate == reconcile.RUNNING or (held_only and fate != reconcile.HELD):
+                    continue
+                found = held.get(operation.reference, False)
+            elif held_only or operation.create_date >= now - INTENT_GRACE:
+                continue
+            elif operation.kind == "cancel":
                 found = klarna_order.status == "CANCELLED"
-            elif intent.kind == "release":
+            elif operation.kind == "release":
                 found = klarna_order.remaining_authorized_amount == 0
             else:  # extend: visible as an expiry beyond the notice period from the attempt
                 expiry = _expiry(klarna_order)
-                found = bool(expiry and expiry > intent.create_date + EXPIRY_NOTICE)
+                found = bool(expiry and expiry > operation.create_date + EXPIRY_NOTICE)
             values = {"message": self.env._("Outcome read from the Klarna order.")}
             if isinstance(found, str):
                 values["klarna_reference"] = found
+            was_refused = operation.state == "failed"
             # Written with the corrections below, in this transaction: no call is involved.
-            intent.write({"state": "done" if found else "failed", **values})
+            operation.write({"state": "done" if found else "failed", **values})
             self._klarna_log_operation(
                 self.env._(
                     "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
+                    "was recorded as refused; the Klarna order shows it done.",
+                    operation=operation.reference,
+                    kind=operation.kind,
+                    amount=self._klarna_format(operation.amount_minor),
+                )
+                if was_refused
+                else self.env._(
+                    "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
                     "had no recorded outcome; the Klarna order shows it %(outcome)s.",
-                    operation=intent.reference,
-                    kind=intent.kind,
-                    amount=self._klarna_format(intent.amount_minor),
+                    operation=operation.reference,
+                    kind=operation.kind,
+                    amount=self._klarna_format(operation.amount_minor),
                     outcome=self.env._("done") if found else self.env._("never happened"),
                 )
             )
@@ -657,53 +858,61 @@ class PaymentTransaction(models.Model):
             noted.mapped("klarna_reference")
         )
 
-    def _klarna_reconcile_captures(self, klarna_order):
-        children = self.child_transaction_ids.filtered(lambda tx: tx.operation == self.operation)
-        known = self._klarna_known("capture", children) | {self.klarna_capture_id}
-        for capture in klarna_order.captures:
-            if capture.capture_id in known:
-                continue
-            whole = not children and capture.captured_amount == self._klarna_minor(self.amount)
-            if whole and self.state == "done" and not self.klarna_capture_id:
-                # Captured as the order was placed (auto_capture): only the id was missing.
-                self.klarna_capture_id = capture.capture_id
-                continue
-            if self.state != "authorized":
-                self._klarna_note_outside(
-                    "capture",
-                    capture.capture_id,
-                    capture.captured_amount,
-                    self.env._(
-                        "Klarna reconciliation: Klarna shows capture %(capture)s of %(amount)s "
-                        "that Odoo cannot record on %(reference)s (%(state)s): please review.",
-                        capture=capture.capture_id,
-                        amount=self._klarna_format(capture.captured_amount),
-                        reference=self.reference,
-                        state=self.state,
-                    ),
-                )
-                continue
-            child = self.env["payment.transaction"]
-            if not whole:
-                child = self._create_child_transaction(self._klarna_major(capture.captured_amount))
-                children |= child
-            self._klarna_record_capture(capture.capture_id, child, "reconciliation")
-            self._klarna_note_outside("capture", capture.capture_id, capture.captured_amount)
+    def _klarna_record_items(self, items, source):
+        """Record Klarna's captures and refunds that Odoo lacks (``reconcile.Item``).
 
-    def _klarna_reconcile_refunds(self, klarna_order):
-        sources = self | self.child_transaction_ids
-        refunds = sources.child_transaction_ids.filtered(lambda tx: tx.operation == "refund")
-        known = self._klarna_known("refund", refunds)
-        for refund in klarna_order.refunds:
-            if refund.refund_id in known:
-                continue
-            refund_tx = self._create_child_transaction(
-                self._klarna_major(refund.refunded_amount),
-                is_refund=True,
-                provider_reference=refund.refund_id,
+        :param source: the transaction refunds are recorded on
+        :return: ``{kind: transaction}`` of the last capture and refund recorded (for a capture
+                 of the whole amount, ``self``)
+        """
+        recorded = {}
+        for item in sorted(items, key=lambda item: item.kind == "refund"):
+            record = (
+                self._klarna_record_capture_item(item)
+                if item.kind == "capture"
+                else source._klarna_record_refund_item(self, item)
             )
-            refund_tx._klarna_set_outcome("done", "reconciliation")
-            self._klarna_note_outside("refund", refund.refund_id, refund.refunded_amount)
+            if record:
+                recorded[item.kind] = record
+        return recorded
+
+    def _klarna_record_capture_item(self, item):
+        children = self.child_transaction_ids.filtered(lambda tx: tx.operation == self.operation)
+        whole = not children and item.amount == self._klarna_minor(self.amount)
+        if whole and self.state == "done" and not self.klarna_capture_id:
+            # Captured as the order was placed (auto_capture): only the id was missing.
+            self.klarna_capture_id = item.klarna_id
+            return None
+        if self.state != "authorized":
+            self._klarna_note_outside(
+                "capture",
+                item.klarna_id,
+                item.amount,
+                self.env._(
+                    "Klarna reconciliation: Klarna shows capture %(capture)s of %(amount)s "
+                    "that Odoo cannot record on %(reference)s (%(state)s): please review.",
+                    capture=item.klarna_id,
+                    amount=self._klarna_format(item.amount),
+                    reference=self.reference,
+                    state=self.state,
+                ),
+            )
+            return None
+        child = self.env["payment.transaction"]
+        if not whole:
+            child = self._create_child_transaction(self._klarna_major(item.amount))
+        self._klarna_record_capture(item.klarna_id, child, "reconciliation")
+        self._klarna_note_outside("capture", item.klarna_id, item.amount)
+        return child or self
+
+    def _klarna_record_refund_item(self, order_tx, item):
+        """Record a refund Klarna holds as a refund of ``self`` (the order or a capture)."""
+        refund_tx = self._create_child_transaction(
+            self._klarna_major(item.amount), is_refund=True, provider_reference=item.klarna_id
+        )
+        refund_tx._klarna_set_outcome("done", "reconciliation")
+        order_tx._klarna_note_outside("refund", item.klarna_id, item.amount)
+        return refund_tx
 
     def _klarna_note_outside(self, kind, klarna_reference, amount_minor, message=None):
         """Log a capture or refund Odoo did not record itself, once, on the chatter and as an
@@ -792,11 +1001,7 @@ class PaymentTransaction(models.Model):
             ]
         )
         for tx in txs:
-            try:
-                with self.env.cr.savepoint():
-                    tx._klarna_handle_expiry(now)
-            except (KlarnaError, UserError) as error:
-                _logger.warning("Klarna expiry handling of %s failed: %s", tx.reference, error)
+            tx._klarna_run_apart("expiry handling", tx._klarna_handle_expiry, now)
             if not self.env.context.get("klarna_no_commit"):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 

@@ -3,6 +3,7 @@ from . import (
     test_checkout_tour,
     test_hostile_input,
     test_order_management,
+    test_order_management_faults,
     test_payload,
     test_provider,
     test_provider_form,

@@ -1,12 +1,12 @@
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import timedelta
-from unittest.mock import patch
+from unittest.mock import ANY, patch
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import tagged
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.errors import KlarnaConflict, KlarnaUnavailable
@@ -15,6 +15,7 @@ from odoo.addons.payment_klarna.klarna.results import Capture, KlarnaOrder, Refu
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
 ORDER_ID = "klarna-order-1"
+MANAGEMENT_LOGGER = "odoo.addons.payment_klarna.models.payment_transaction_management"
 
 
 def klarna_order(
@@ -95,18 +96,24 @@ class KlarnaManagementCommon(KlarnaCommon):
             }
         )
 
-    def _authorized_tx(self, order=None, **values):
+    def _authorized_tx(self, order=None, klarna_order_id=ORDER_ID, **values):
         order = order or self._order()
         order.action_confirm()
         return self._create_transaction(
             "direct",
             state="authorized",
             amount=order.amount_total,
-            klarna_order_id=ORDER_ID,
-            provider_reference=ORDER_ID,
+            klarna_order_id=klarna_order_id,
+            provider_reference=klarna_order_id,
             sale_order_ids=[Command.set(order.ids)],
             **values,
         )
+
+    def _captured_tx(self):
+        tx = self._authorized_tx()
+        with self._klarna(klarna_order(30250), capture="capture-1"):
+            self._capture_wizard(tx)
+        return tx
 
     @contextmanager
     def _klarna(self, *orders, **methods):
@@ -149,6 +156,18 @@ class KlarnaManagementCommon(KlarnaCommon):
 
     def _chatter(self, record):
         return "\n".join(str(body) for body in record.message_ids.mapped("body"))
+
+    def _age(self, operations, hours=1):
+        """Make operations look ``hours`` old (past the grace period, or Klarna's 24 h)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE payment_klarna_operation SET create_date = create_date - %s WHERE id IN %s",
+                timedelta(hours=hours),
+                tuple(operations.ids),
+            )
+        )
+        operations.invalidate_recordset(["create_date"])
 
     def _try(self, method, *args, **kwargs):
         """Call and return the UserError, keeping what was written (assertRaises rolls back)."""
@@ -364,12 +383,6 @@ class TestKlarnaVoid(KlarnaManagementCommon):
 
 @tagged("post_install", "-at_install")
 class TestKlarnaRefund(KlarnaManagementCommon):
-    def _captured_tx(self):
-        tx = self._authorized_tx()
-        with self._klarna(klarna_order(30250), capture="capture-1"):
-            self._capture_wizard(tx)
-        return tx
-
     def _paid_invoice(self, tx):
         """The order's invoice, paid by the Klarna payment as Odoo's post-processing does."""
         invoice = tx.sale_order_ids._create_invoices()
@@ -430,18 +443,18 @@ class TestKlarnaRefund(KlarnaManagementCommon):
 
     def test_over_refund_is_refused(self):
         tx = self._captured_tx()
-        partly_refunded = klarna_order(
-            30250, "CAPTURED", [capture("capture-1", 30250)], [refund("refund-0", 30000)]
-        )
+        captured = klarna_order(30250, "CAPTURED", [capture("capture-1", 30250)])
         with (
-            self._klarna(partly_refunded, refund="refund-1") as klarna,
+            self._klarna(captured, refund="refund-1") as klarna,
             self.assertRaisesRegex(UserError, "at most"),
         ):
-            tx.action_refund(amount_to_refund=2.51)
+            tx.action_refund(amount_to_refund=302.51)
         klarna["refund"].assert_not_called()
-        # Odoo's own refunds count too, whatever Klarna reports.
-        captured = klarna_order(30250, "CAPTURED", [capture("capture-1", 30250)])
-        with self._klarna(captured, refund="refund-1") as klarna:
+        # Odoo's own refunds count too.
+        refunded = klarna_order(
+            30250, "CAPTURED", [capture("capture-1", 30250)], [refund("refund-1", 30000)]
+        )
+        with self._klarna(captured, refunded, refund="refund-1") as klarna:
             tx.action_refund(amount_to_refund=300.0)
             with self.assertRaisesRegex(UserError, "at most"):
                 tx.action_refund(amount_to_refund=2.51)
@@ -461,6 +474,9 @@ class TestKlarnaRefund(KlarnaManagementCommon):
             operation_key(tx.reference, "refund", 4000),
         )
         self.assertEqual(child.child_transaction_ids.amount, -40.0)
+        order = klarna_order(
+            30250, "PART_CAPTURED", [capture("capture-1", 10000)], [refund("refund-1", 4000)]
+        )
         with (
             self._klarna(order, refund="refund-2") as klarna,
             self.assertRaisesRegex(UserError, "at most"),
@@ -519,17 +535,6 @@ class TestKlarnaExpiry(KlarnaManagementCommon):
 class TestKlarnaReconciliation(KlarnaManagementCommon):
     def _reconcile(self, tx):
         tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
-
-    def _age(self, operations):
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "UPDATE payment_klarna_operation SET create_date = create_date - interval '1 hour' "
-                "WHERE id IN %s",
-                tuple(operations.ids),
-            )
-        )
-        operations.invalidate_recordset(["create_date"])
 
     def test_a_crash_between_the_call_and_the_commit_is_repaired(self):
         tx = self._authorized_tx()
@@ -643,3 +648,203 @@ class TestKlarnaReconciliation(KlarnaManagementCommon):
         self.assertEqual(void.amount, 202.5)
         self.assertEqual(tx.state, "done")
         self.assertIn("EXPIRED", self._chatter(tx.sale_order_ids))
+
+
+@tagged("post_install", "-at_install")
+class TestKlarnaLostAnswers(KlarnaManagementCommon):
+    """A capture or refund whose answer was lost is adopted from Klarna's order, never resent."""
+
+    def _lost(self, method, kind, **kwargs):
+        """Call ``method`` while Klarna's answer to the ``kind`` call is lost; return the intent."""
+        tx = method.__self__
+        with self._klarna(
+            klarna_order(30250, "CAPTURED", [capture("capture-1", 30250)])
+            if kind == "refund"
+            else klarna_order(30250),
+            **{kind: [KlarnaUnavailable("no answer within 20 s")]},
+        ):
+            self._try(method, **kwargs)
+        order_tx = tx.source_transaction_id or tx
+        return self._operations(order_tx, kind)
+
+    def test_a_full_capture_retried_after_a_lost_answer_is_adopted(self):
+        tx = self._authorized_tx()
+        intent = self._lost(tx._send_capture_request, "capture")
+        applied = klarna_order(30250, "CAPTURED", [capture("capture-9", 30250, intent.reference)])
+        with self._klarna(applied, capture="capture-10") as klarna:
+            self._capture_wizard(tx)
+        klarna["capture"].assert_not_called()
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(tx.klarna_capture_id, "capture-9")
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertRecordValues(
+            self._operations(tx), [{"state": "done", "klarna_reference": "capture-9"}]
+        )
+        self.assertIn("capture-9", self._chatter(tx.sale_order_ids))
+
+    def test_a_partial_capture_retried_after_klarna_forgot_the_key_is_not_sent_again(self):
+        tx = self._authorized_tx()
+        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        self._age(intent, hours=25)  # Klarna keeps an idempotency key for about 24 h
+        applied = klarna_order(
+            30250, "PART_CAPTURED", [capture("capture-9", 10000, intent.reference)]
+        )
+        with self._klarna(applied, capture="capture-10") as klarna:
+            child = tx._send_capture_request(amount_to_capture=100.0)
+        klarna["capture"].assert_not_called()
+        self.assertEqual(child, tx.child_transaction_ids)
+        self.assertRecordValues(
+            child, [{"amount": 100.0, "state": "done", "provider_reference": "capture-9"}]
+        )
+        self.assertRecordValues(intent, [{"state": "done", "klarna_reference": "capture-9"}])
+        self.assertEqual(len(self._operations(tx)), 1)
+
+    def test_a_refund_retried_with_another_amount_adopts_the_first_one(self):
+        tx = self._captured_tx()
+        intent = self._lost(tx._send_refund_request, "refund", amount_to_refund=50.0)
+        applied = klarna_order(
+            30250,
+            "CAPTURED",
+            [capture("capture-1", 30250)],
+            [refund("refund-9", 5000, intent.reference)],
+        )
+        with self._klarna(applied, refund="refund-10") as klarna:
+            refund_tx = tx._send_refund_request(amount_to_refund=40.0)
+        klarna["refund"].assert_not_called()
+        self.assertRecordValues(
+            refund_tx, [{"amount": -50.0, "state": "done", "provider_reference": "refund-9"}]
+        )
+        self.assertEqual(refund_tx, tx.child_transaction_ids)
+        self.assertRecordValues(intent, [{"state": "done", "klarna_reference": "refund-9"}])
+        self.assertIn("refund-9", self._chatter(tx.sale_order_ids))
+
+    def test_a_capture_made_in_klarna_portal_meanwhile_stops_odoo_from_capturing(self):
+        tx = self._authorized_tx()
+        order = klarna_order(30250, "PART_CAPTURED", [capture("portal-capture", 5000)])
+        with self._klarna(order, capture="capture-1") as klarna:
+            error = self._try(tx._send_capture_request, amount_to_capture=100.0)
+        klarna["capture"].assert_not_called()
+        self.assertIn("Check with Klarna", str(error))
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertFalse(self._operations(tx))
+
+    def test_a_refund_made_in_klarna_portal_meanwhile_stops_odoo_from_refunding(self):
+        tx = self._captured_tx()
+        order = klarna_order(
+            30250, "CAPTURED", [capture("capture-1", 30250)], [refund("portal-refund", 5000)]
+        )
+        with self._klarna(order, refund="refund-1") as klarna:
+            error = self._try(tx._send_refund_request, amount_to_refund=50.0)
+        klarna["refund"].assert_not_called()
+        self.assertIn("Check with Klarna", str(error))
+        self.assertFalse(tx.child_transaction_ids)
+
+    def test_an_unanswered_capture_klarna_does_not_show_blocks_another_amount_until_stale(self):
+        tx = self._authorized_tx()
+        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        with self._klarna(klarna_order(30250), capture="capture-1") as klarna:
+            error = self._try(tx._send_capture_request, amount_to_capture=90.0)
+        klarna["capture"].assert_not_called()
+        self.assertIn("retry", str(error))
+        self.assertEqual(intent.state, "intent")
+        # Past the grace period, Klarna's order proves the call never arrived.
+        self._age(intent)
+        with self._klarna(klarna_order(30250), capture="capture-1") as klarna:
+            child = tx._send_capture_request(amount_to_capture=90.0)
+        self.assertEqual(intent.state, "failed")
+        self.assertEqual(
+            klarna["capture"].call_args.kwargs["idempotency_key"],
+            operation_key(tx.reference, "capture", 9000, 1),
+        )
+        self.assertEqual(
+            klarna["capture"].call_args.kwargs["reference"], f"{tx.reference}-capture-2"
+        )
+        self.assertRecordValues(child, [{"amount": 90.0, "provider_reference": "capture-1"}])
+
+    def test_reconciliation_adopts_a_capture_klarna_holds_without_waiting(self):
+        tx = self._authorized_tx()
+        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        order = klarna_order(
+            30250, "PART_CAPTURED", [capture("capture-9", 10000, intent.reference)]
+        )
+        with self._klarna(order):
+            tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+        self._age(intent)
+        with self._klarna(order):
+            tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+        self.assertRecordValues(intent, [{"state": "done", "klarna_reference": "capture-9"}])
+        self.assertEqual(len(self._operations(tx)), 1)
+        self.assertRecordValues(
+            tx.child_transaction_ids, [{"amount": 100.0, "provider_reference": "capture-9"}]
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestKlarnaCronIsolation(KlarnaManagementCommon):
+    """One transaction failing in any way never stops the reconcile or extend job."""
+
+    def _two_txs(self, tag):
+        bad = self._authorized_tx(klarna_order_id=f"bad-{tag}", reference=f"KL-BAD-{tag}")
+        good = self._authorized_tx(klarna_order_id=f"good-{tag}", reference=f"KL-OK-{tag}")
+        return bad, good
+
+    @contextmanager
+    def _bad_order(self, failure, good_order):
+        """``get_order`` fails with ``failure`` for the bad order; the good one is read."""
+
+        def get_order(_client, order_id):
+            if order_id.startswith("bad-"):
+                failure()
+            return good_order
+
+        with patch.object(KlarnaClient, "get_order", autospec=True, side_effect=get_order):
+            yield
+
+    def _key_error(self):
+        raise KeyError("kim.customer@example.com")
+
+    def _sql_error(self):
+        self.env.cr.execute("SELECT 1 / 0")
+
+    def _assert_logged_safely(self, logs, bad):
+        text = "\n".join(logs.output)
+        self.assertIn(bad.reference, text)
+        self.assertNotIn("kim.customer@example.com", text)
+        self.assertNotIn("playground-password", text)
+
+    def test_reconciliation_survives_any_error_of_one_transaction(self):
+        for failure in (self._key_error, self._sql_error):
+            with self.subTest(failure=failure.__name__):
+                bad, good = self._two_txs(failure.__name__)
+                with (
+                    self._bad_order(failure, klarna_order(30250, "CANCELLED")),
+                    mute_logger("odoo.sql_db"),
+                    self.assertLogs(MANAGEMENT_LOGGER, "ERROR") as logs,
+                ):
+                    bad.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+                self.assertEqual(good.state, "cancel")
+                self.assertEqual(bad.state, "authorized")
+                # Checked now: it no longer sorts first and starves the others.
+                self.assertTrue(bad.klarna_reconciled_at)
+                self.assertEqual(bad.klarna_reconciled_at, good.klarna_reconciled_at)
+                self._assert_logged_safely(logs, bad)
+                (bad | good).klarna_order_id = False  # out of the next round's way
+
+    def test_the_extend_job_survives_any_error_of_one_transaction(self):
+        self.klarna.klarna_auto_extend = True
+        for failure in (self._key_error, self._sql_error):
+            with self.subTest(failure=failure.__name__):
+                bad, good = self._two_txs(failure.__name__)
+                soon = fields.Datetime.now() + timedelta(days=3)
+                (bad | good).klarna_expires_at = soon
+                expiring = klarna_order(30250, expires_at=soon.isoformat() + "Z")
+                with (
+                    self._bad_order(failure, expiring),
+                    patch.object(KlarnaClient, "extend_authorization_time") as extend,
+                    mute_logger("odoo.sql_db"),
+                    self.assertLogs(MANAGEMENT_LOGGER, "ERROR") as logs,
+                ):
+                    bad.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
+                extend.assert_called_once_with(good.klarna_order_id, idempotency_key=ANY)
+                self._assert_logged_safely(logs, bad)
+                (bad | good).klarna_order_id = False

@@ -6,6 +6,7 @@ from odoo.addons.payment_klarna.klarna.idempotency import operation_key
 from odoo.addons.payment_klarna.tests.test_order_management import (
     ORDER_ID,
     KlarnaManagementCommon,
+    capture,
     klarna_order,
 )
 
@@ -54,9 +55,17 @@ class TestCaptureOnDelivery(KlarnaManagementCommon):
         self.assertEqual(tx.amount, 314.6)
         order = tx.sale_order_ids
         first = order.picking_ids
-        answers = klarna_order(31460)
         captures = ["capture-1", "capture-2", "capture-3"]
-        with self._klarna(answers, capture=captures) as klarna:
+        # Klarna's order as each delivery reads it: the earlier captures in it.
+        answers = [
+            klarna_order(
+                31460,
+                "PART_CAPTURED" if done else "AUTHORIZED",
+                [capture(capture_id, amount) for capture_id, amount in done],
+            )
+            for done in ([], [("capture-1", 7260)], [("capture-1", 7260), ("capture-2", 12100)])
+        ]
+        with self._klarna(*answers, capture=captures) as klarna:
             second = self._ship(first, {self.lamp: 1}, tracking="TRACK-1")
             third = self._ship(second, {self.chair: 1})
             self.assertFalse(self._ship(third, {self.chair: 1}))
@@ -84,7 +93,7 @@ class TestCaptureOnDelivery(KlarnaManagementCommon):
         self.assertEqual(sorted(tx.child_transaction_ids.mapped("provider_reference")), captures)
         self.assertEqual(tx.state, "done")
         # Once per delivery, whatever happens to it later.
-        with self._klarna(answers, capture="capture-4") as klarna:
+        with self._klarna(answers[0], capture="capture-4") as klarna:
             first._klarna_capture_delivery()
         klarna["capture"].assert_not_called()
 
