@@ -241,7 +241,11 @@ class Handler(BaseHTTPRequestHandler):
         self._write(reply)
 
     def _answer(self, sim, method, path, raw, correlation_id):
-        route, params = _match(method, path)
+        try:
+            route, params = _match(method, path)
+        except KlarnaError:
+            sim.state.record_unrouted(method, self.path)
+            raise
         rules = []
         if path.startswith("/_sim/"):
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:

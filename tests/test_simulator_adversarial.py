@@ -119,3 +119,13 @@ def test_no_ledger_without_a_file(tmp_path, monkeypatch):
     with Simulator(*AUTH) as sim:
         requests.post(f"{sim.url}{SESSIONS}", json=sample_cart(), auth=AUTH, timeout=5)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_calls_to_no_endpoint_are_recorded_with_their_raw_path(sim):
+    answer = requests.post(
+        f"{sim.url}/payments/v1/authorizations/../order", json={}, auth=AUTH, timeout=5
+    )
+    assert answer.status_code == 404
+    requests.get(f"{sim.url}{SESSIONS}", auth=AUTH, timeout=5)  # 405: no GET on sessions
+    assert requests.post(f"{sim.url}{SESSIONS}", json=sample_cart(), auth=AUTH, timeout=5).ok
+    assert sim.state.unrouted == ["POST /payments/v1/order", f"GET {SESSIONS}"]
