@@ -13,10 +13,13 @@ files (the rest of the test run), with the secrets gathered in ``LOG_DIR/secrets
 import argparse
 import json
 import os
+import platform
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +46,14 @@ def main(argv=None):
     parser.add_argument("--log-dir", type=Path)
     parser.add_argument("--scan-logs", nargs="*", type=Path, default=[])
     parser.add_argument("--json", type=Path, help="write each suite's figures there")
+    parser.add_argument("--report", type=Path, help="write a Markdown report there (CHAOS.md)")
     args = parser.parse_args(argv)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="klarna-adversarial-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     secrets = Secrets(log_dir / "secrets.txt")
     secrets.add(env_secret_key())
     results = {}
+    load = os.getloadavg()
     for key in filter(None, args.suites.split(",")):
         name, module = SUITES[key]
         size = int(os.environ.get(f"ADVERSARIAL_{key.upper()}") or SIZES[key][args.size == "full"])
@@ -70,6 +75,7 @@ def main(argv=None):
             print(f"adversarial ({name}): FAILED: {failure}")
         print(f"adversarial ({name}): {json.dumps(figures)}")
         print(summary(name, passed, failed), flush=True)
+        write(args, results, load)
     scanned = [log_dir, *args.scan_logs]
     passed, failures, figures = secret_scan.run(scanned, [secrets.path])
     results["secret scan"] = {
@@ -82,9 +88,89 @@ def main(argv=None):
         print(f"adversarial (secret scan): FAILED: {failure}")
     print(f"adversarial (secret scan): {json.dumps(figures)}")
     print(summary("secret scan", passed, len(failures)), flush=True)
+    write(args, results, load)
+    return 0 if all(not result["failed"] for result in results.values()) else 1
+
+
+def write(args, results, load):
+    """The results so far: a long run that is stopped still leaves its figures."""
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    return 0 if all(not result["failed"] for result in results.values()) else 1
+    if args.report:
+        args.report.write_text(report(results, args.size, load))
+
+
+def machine():
+    """The machine in one line: CPU, cores, memory, kernel, Python, PostgreSQL."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "0",
+    )
+    postgres = subprocess.run(
+        ["psql", "-d", "postgres", "-Atc", "SHOW server_version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {int(memory) // 1024**2} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"PostgreSQL {postgres.split()[0] if postgres else '?'}"
+    )
+
+
+def report(results, size, load):
+    """``bench/CHAOS.md``: command, machine, date and one table row per suite."""
+    rows = "\n".join(
+        f"| {name} | {result['figures'].get('size', '')} | {result['passed']} | "
+        f"{result['failed']} | {_figures(result['figures'])} |"
+        for name, result in results.items()
+    )
+    failures = "\n".join(
+        f"- {name}: {failure.splitlines()[0][:400]}"
+        for name, result in results.items()
+        for failure in result["failures"][:40]
+    )
+    command = " ".join(
+        [
+            "python tools/adversarial",
+            *(Path(arg).name if "/" in arg else arg for arg in sys.argv[1:]),
+        ]
+    )
+    return f"""# Adversarial suites ({size} size)
+
+Issue 13's adversarial suites, written by `tools/adversarial` (see its docstrings for
+what each suite does and asserts). Counts are assertions; times are for information.
+
+- Command: `{command}`
+  (`make chaos` runs it on a fresh database with the CI addons installed)
+- Machine: {machine()}; load average {load[0]:.1f} when the run started
+- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC
+
+| suite | size | passed | failed | figures |
+|---|---|---|---|---|
+{rows}
+
+## Failed assertions in this run
+
+{failures or "None."}
+"""
+
+
+def _figures(figures):
+    return ", ".join(f"{key}: {value}" for key, value in figures.items() if key != "size")
 
 
 if __name__ == "__main__":

@@ -616,7 +616,9 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
                 return f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255 or 1}"
 
             baseline = snapshot(odoo, sim)
-            log_seen = 0
+            server_log = odoo.server_log.open(errors="replace")
+            server_log.seek(0, 2)
+            started = time.monotonic()
             left = size
             with ThreadPoolExecutor(SENDERS) as pool:
                 for route in batches:
@@ -646,8 +648,7 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
                         baseline = current
                     else:
                         passed += 1
-                    text = odoo.server_log.read_text(errors="replace")
-                    new, log_seen = text[log_seen:], len(text)
+                    new = server_log.read()
                     checked += 1
                     if "Traceback (most recent call" in new:
                         for exc in re.findall(
@@ -656,22 +657,28 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
                             _record(failures, (route, f"traceback: {exc}"), *labels[:3])
                     else:
                         passed += 1
+            sending = time.monotonic() - started
+            server_log.close()
             odoo.stop_server()
     finally:
         odoo.drop()
     lines = [
-        f"{route}: {what} x{len(labels)} (e.g. {'; '.join(sorted(set(labels))[:3])})"
-        for (route, what), labels in sorted(failures.items())
+        f"{route}: {what} x{count} (e.g. {'; '.join(sorted(examples)[:3])})"
+        for (route, what), (count, examples) in sorted(failures.items())
     ]
     figures = {
         "requests": size,
         "batches": len(batches),
         "senders": SENDERS,
         "seed": seed,
+        "sending s": round(sending, 1),
         "answers": {str(k): v for k, v in sorted(answers.items(), key=str)},
     }
     return passed, checked - passed, lines, figures
 
 
-def _record(failures, key, *labels):
-    failures.setdefault(key, []).extend(labels)
+def _record(failures, key, *examples):
+    """Count one failure of kind ``key`` (route, what) and keep a few example requests."""
+    count, kept = failures.setdefault(key, [0, set()])
+    failures[key][0] = count + 1
+    kept.update(examples[: max(0, 3 - len(kept))])

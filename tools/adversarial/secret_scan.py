@@ -5,11 +5,11 @@ ledger, see ``klarna_simulator.ledger``): credentials, signing secrets, client t
 authorization tokens, customer tokens, and the test customers' e-mail addresses,
 phones and streets. A value is found when a log line holds it as a whole word
 (tokens are split on characters no secret contains); values with spaces are looked
-up as substrings. Besides, any ``access_token``/``client_token``/``authorization_token``/
-``password`` key printed with an unmasked value is a leak even if its value was never
-recorded (the addon's own per-transaction access tokens). Each log file is one check.
+up as substrings. Besides, an ``access_token`` of 64 hex digits (the addon's
+per-transaction token) or a ``client_token`` printed under its name is a leak even if
+its value was never recorded. Each log file is one check.
 The authorization callback's path token is not scanned for: it is one-time and only
-its hash is stored (README, "What the logs hold").
+its hash is stored (issue 13, defect 7).
 """
 
 import re
@@ -17,9 +17,11 @@ from pathlib import Path
 
 MIN_LENGTH = 6  # shorter values would match ordinary words
 WORD = re.compile(rf"[A-Za-z0-9_\-+.@]{{{MIN_LENGTH},}}")
+# Per-transaction tokens the addon derives itself (64 hex digits) and Klarna client tokens
+# printed under their own names: leaks even when the value was never recorded.
 KEYED = re.compile(
-    r"""(?i)\b(klarna_access_token|access_token|client_token|authorization_token|password)"""
-    r"""["']?\s*[:=]\s*["']?([^"'\s,&}\])]{12,})"""
+    r"(?i)\b(?:klarna_access_token|access_token)[\"']?\s*[:=]\s*[\"']?([0-9a-f]{64})(?![0-9a-f])"
+    r"|\bclient_token[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_-]{32,})"
 )
 
 
@@ -32,15 +34,18 @@ def load(secret_files):
 
 
 def logs(paths, exclude):
+    """Every log file under ``paths``, once each, except the secrets files."""
+    seen = {path.resolve() for path in exclude}
     for path in map(Path, paths):
-        if path.is_dir():
-            yield from (
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix in (".log", ".txt", ".out", "") and p not in exclude
-            )
-        elif path.is_file() and path not in exclude:
-            yield path
+        found = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for log in found:
+            if (
+                log.is_file()
+                and log.suffix in (".log", ".txt", ".out")
+                and log.resolve() not in seen
+            ):
+                seen.add(log.resolve())
+                yield log
 
 
 def mask(value):
@@ -58,9 +63,7 @@ def scan_file(path, words, spaced):
                     if candidate in words:
                         hits.add(candidate)
             hits.update(value for value in spaced if value in line)
-            for _key, value in KEYED.findall(line):
-                if "*" not in value and value not in ("False", "None"):
-                    hits.add(value)
+            hits.update(value for pair in KEYED.findall(line) for value in pair if value)
             found.extend((number, mask(hit)) for hit in sorted(hits))
     return found
 
