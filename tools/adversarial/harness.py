@@ -69,7 +69,7 @@ class Odoo:
 
     def __init__(self, odoo_bin, conf, template_db, suite, log_dir):
         self.odoo_bin, self.conf = str(odoo_bin), str(conf)
-        self.db = f"{template_db}_adv_{suite}"
+        self.db = f"{template_db}_adv_{suite}_{os.getpid()}"
         self.suite = suite
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
