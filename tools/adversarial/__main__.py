@@ -47,12 +47,17 @@ def main(argv=None):
     parser.add_argument("--scan-logs", nargs="*", type=Path, default=[])
     parser.add_argument("--json", type=Path, help="write each suite's figures there")
     parser.add_argument("--report", type=Path, help="write a Markdown report there (CHAOS.md)")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other suites' results found in --json"
+    )
     args = parser.parse_args(argv)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="klarna-adversarial-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     secrets = Secrets(log_dir / "secrets.txt")
     secrets.add(env_secret_key())
     results = {}
+    if args.merge and args.json and args.json.exists():
+        results = json.loads(args.json.read_text())
     load = os.getloadavg()
     for key in filter(None, args.suites.split(",")):
         name, module = SUITES[key]
@@ -65,7 +70,12 @@ def main(argv=None):
         except Exception:  # a broken harness is a failed suite, with its traceback
             passed, failed, failures, figures = 0, 1, [traceback.format_exc()], {}
         shown = "every step" if key == "crash" else size
-        figures = {"size": shown, **figures, "seconds": round(time.monotonic() - started, 1)}
+        figures = {
+            "size": shown,
+            **figures,
+            "seconds": round(time.monotonic() - started, 1),
+            "finished": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        }
         results[name] = {
             "passed": passed,
             "failed": failed,
