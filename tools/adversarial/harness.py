@@ -137,6 +137,7 @@ class Odoo:
                 "--http-interface",
                 "127.0.0.1",
                 f"--http-port={self.port}",
+                f"--gevent-port={free_port()}",  # several servers may run at once
                 f"--workers={workers}",
                 f"--max-cron-threads={cron_threads}",
                 "--limit-time-real=300",
