@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from adversarial import crash, fuzz, secret_scan, storm  # noqa: E402
-from adversarial.harness import Secrets, env_secret_key  # noqa: E402
+from adversarial.harness import STOP, Secrets, env_secret_key  # noqa: E402
 
 SIZES = {"storm": (2000, 10000), "fuzz": (5000, 100000), "crash": (1, 1)}
 SUITES = {"storm": ("webhook storm", storm), "fuzz": ("fuzz", fuzz), "crash": ("crash", crash)}
@@ -55,6 +56,7 @@ def main(argv=None):
         "--parallel", action="store_true", help="run the crash suite beside the others"
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: STOP.set())
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="klarna-adversarial-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     secrets = Secrets(log_dir / "secrets.txt")

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 from klarna_simulator import Simulator
 from klarna_simulator.signing import signature_headers
 
-from .harness import MARKER, PROVIDER_SETUP, SIM_USER, Odoo
+from .harness import MARKER, PROVIDER_SETUP, SIM_USER, STOP, Odoo
 
 SENDERS = 4
 BATCH = 50
@@ -622,6 +622,8 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
             left = size
             with ThreadPoolExecutor(SENDERS) as pool:
                 for route in batches:
+                    if STOP.is_set():  # asked to stop: report what was sent
+                        break
                     requests = [generator.request(route) for _ in range(min(BATCH, left))]
                     left -= len(requests)
                     results = list(pool.map(lambda r: (r, send(odoo.port, r, source())), requests))
@@ -667,7 +669,7 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
         for (route, what), (count, examples) in sorted(failures.items())
     ]
     figures = {
-        "requests": size,
+        "requests": size - left,
         "batches": len(batches),
         "senders": SENDERS,
         "seed": seed,

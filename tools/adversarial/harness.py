@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -22,6 +23,8 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[2]
 SIM_USER = "adversarial_user"  # the simulator's, not secrets
 MARKER = "ADVERSARIAL-RESULT "
+# Set on SIGTERM: a long suite stops sending, checks what it sent and reports that count.
+STOP = threading.Event()
 PROVIDER_SETUP = """
 provider = env.ref("payment_klarna.payment_provider_klarna")
 provider.write({{
