@@ -238,7 +238,8 @@ def check(odoo, sim, rows, events):
             failures.append(f"{len(bad)} {label}, e.g. {list(bad)[:3]}")
         else:
             passed += 1
-    return passed, failures
+    retried = sum(1 for _state, attempts in stored.values() if (attempts or 0) > 1)
+    return passed, failures, retried
 
 
 def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
@@ -284,7 +285,7 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
             pending = wait_drained(odoo, len(events), timeout=max(180, size // 10))
             drained = time.monotonic() - started
             odoo.stop_server()
-            passed, failures = check(odoo, sim, rows, events)
+            passed, failures, retried = check(odoo, sim, rows, events)
     finally:
         odoo.drop()
     failures = setup_problems + failures
@@ -313,6 +314,7 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
         "distinct events": len(events),
         "transactions": len(rows),
         "senders": SENDERS,
+        "events retried after a failure": retried,
         "answers": statuses,
         "sending s": round(sending, 1),
         "drained s": round(drained, 1),
