@@ -173,7 +173,7 @@ def report(results, size, load):
     failures = "\n".join(
         f"- {name}: {failure.splitlines()[0][:400]}"
         for name, result in results.items()
-        for failure in result["failures"][:40]
+        for failure in result["failures"]
     )
     command = " ".join(
         [
