@@ -393,9 +393,9 @@ def test_secret_key():
 
 
 def odoo_suite(vpython, odoo_src, config, pgenv):
-    """Install on a throwaway database, run Odoo's runner, then pytest-odoo, the race and
-    lifecycle checks and the adversarial suites (CI size), whose secret scan reads every
-    log these left in the work directory."""
+    """Install on a throwaway database, run Odoo's runner, then pytest-odoo, the race check,
+    the adversarial suites (CI size; their secret scan reads every log the earlier suites
+    left in the work directory) and the lifecycle check."""
     db = f"klarna_test_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="klarna-odoo-"))
     env = odoo_env(odoo_src, pgenv)
@@ -466,6 +466,9 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
         print(proc.stdout.strip()[-2000:] or proc.stderr[-3000:])
         results["race"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
                            "ok": passed}  # fmt: skip
+        # Before the lifecycle check, which reinstalls the addon on this database.
+        say("odoo suite: adversarial suites (storm, fuzz, crash) and the secret scan of all logs")
+        results.update(adversarial(vpython, odoo_src, conf, db, env, workdir, "ci"))
         say("odoo suite: install, uninstall and reinstall on the same database")
         proc = run(
             [str(vpython), str(odoo_src / "odoo-bin"), "shell", "-c", str(conf),
@@ -476,13 +479,10 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
         passed = proc.returncode == 0 and "lifecycle: install, uninstall and reinstall ok" in (
             proc.stdout
         )
-        (workdir / "lifecycle.log").write_text(proc.stdout + proc.stderr)
         if not passed:
             print(proc.stdout[-3000:], proc.stderr[-3000:])
         results["lifecycle"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
                                 "ok": passed}  # fmt: skip
-        say("odoo suite: adversarial suites (storm, fuzz, crash) and the secret scan of all logs")
-        results.update(adversarial(vpython, odoo_src, conf, db, env, workdir, "ci"))
     finally:
         run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
