@@ -2,7 +2,7 @@
 # virtual environment, PostgreSQL role, Chromium) and reads .odoo-ci.yml.
 PYTHON ?= python3
 
-.PHONY: test lint demo wheel bench
+.PHONY: test lint demo wheel bench chaos
 
 test:
 	$(PYTHON) tools/devenv.py test
@@ -18,3 +18,7 @@ wheel:
 
 bench:
 	$(PYTHON) bench/webhook_bench.py
+
+# The adversarial suites at full size (tens of minutes); their figures go to bench/CHAOS.md.
+chaos:
+	$(PYTHON) tools/devenv.py chaos

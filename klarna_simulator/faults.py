@@ -7,7 +7,11 @@ Inbound kinds act on Klarna API requests matched by method and path prefix
 - ``error``: answer ``status`` (default 503) ``TEMPORARILY_UNAVAILABLE``, doing nothing;
 - ``rate_limit``: answer 429 ``TOO_MANY_REQUESTS`` with ``Retry-After: retry_after``;
 - ``drop``: close the connection without an answer, ``when`` ``before`` (nothing
-  done) or ``after`` (the effect happened, the answer is lost).
+  done) or ``after`` (the effect happened, the answer is lost);
+- ``hang``: hold the request, ``when`` ``before`` acting or ``after`` acting, until
+  the test calls ``rule.release()`` (or ``delay`` seconds passed, when non-zero),
+  then close the connection without an answer. ``rule.reached`` is set once the
+  request is held: a crash test waits for it, then kills the caller at that step.
 
 Outbound kinds act on deliveries whose ``target`` is ``callback`` (authorization
 callback), ``webhook`` or ``notification`` (legacy fraud notification); no
@@ -23,7 +27,7 @@ target means any:
 import dataclasses
 import threading
 
-INBOUND_KINDS = frozenset({"latency", "error", "rate_limit", "drop"})
+INBOUND_KINDS = frozenset({"latency", "error", "rate_limit", "drop", "hang"})
 OUTBOUND_KINDS = frozenset({"lose", "duplicate", "reorder"})
 TARGETS = frozenset({"callback", "webhook", "notification"})
 
@@ -55,6 +59,18 @@ class FaultRule:
             raise ValueError("delay must be a non-negative number of seconds")
         if self.method is not None:
             self.method = self.method.upper()
+        # Not dataclass fields: ``dataclasses.asdict`` (the control API) cannot copy events.
+        self.reached = threading.Event()
+        self._released = threading.Event()
+
+    def release(self):
+        """Let a held (``hang``) request go on: its connection is then closed unanswered."""
+        self._released.set()
+
+    def hold(self):
+        """Hold the calling request until released (or ``delay`` seconds, when non-zero)."""
+        self.reached.set()
+        self._released.wait(self.delay or None)
 
     @property
     def inbound(self):
@@ -77,6 +93,7 @@ class Faults:
     def __init__(self, rules=()):
         self._lock = threading.Lock()
         self._rules = []
+        self._held = []  # used-up hang rules whose request may still be held
         for rule in rules:
             self.add(**rule) if isinstance(rule, dict) else self.add_rule(rule)
 
@@ -90,8 +107,18 @@ class Faults:
         return rule
 
     def clear(self):
+        """Forget every rule; requests a ``hang`` rule holds go on (closed unanswered)."""
+        self.release_all()
         with self._lock:
             self._rules.clear()
+
+    def release_all(self):
+        """Let every request held by a ``hang`` rule go on, used up or not."""
+        with self._lock:
+            self._held.extend(self._rules)
+            held, self._held = self._held, []
+        for rule in held:
+            rule.release()
 
     @property
     def rules(self):
@@ -113,4 +140,6 @@ class Faults:
                     rule.count -= 1
                     if rule.count == 0:
                         self._rules.remove(rule)
+                        if rule.kind == "hang":
+                            self._held.append(rule)
             return fired

@@ -241,7 +241,11 @@ class Handler(BaseHTTPRequestHandler):
         self._write(reply)
 
     def _answer(self, sim, method, path, raw, correlation_id):
-        route, params = _match(method, path)
+        try:
+            route, params = _match(method, path)
+        except KlarnaError:
+            sim.state.record_unrouted(method, self.path)
+            raise
         rules = []
         if path.startswith("/_sim/"):
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:
@@ -260,8 +264,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             with sim.state.lock:
                 reply = self._run(sim, route, request, raw)
-        if any(rule.kind == "drop" and rule.when == "after" for rule in rules):
-            raise _Dropped
+        for rule in rules:
+            if rule.kind in ("drop", "hang") and rule.when == "after":
+                if rule.kind == "hang":
+                    rule.hold()  # outside the state lock: the rest of Klarna keeps answering
+                raise _Dropped
         if route.access != "klarna":
             reply = reply._replace(headers={**CORS, **reply.headers})
         return reply
@@ -334,7 +341,9 @@ def _apply_faults(rules):
         if rule.kind == "latency":
             time.sleep(rule.delay)
     for rule in rules:
-        if rule.kind == "drop" and rule.when == "before":
+        if rule.kind in ("drop", "hang") and rule.when == "before":
+            if rule.kind == "hang":
+                rule.hold()
             raise _Dropped
         if rule.kind == "error":
             raise KlarnaError(rule.status, "TEMPORARILY_UNAVAILABLE", "Temporarily unavailable")

@@ -3,7 +3,7 @@
 import dataclasses
 import threading
 
-from . import notifications, ordermanagement, payments
+from . import ledger, notifications, ordermanagement, payments
 from .clock import Clock
 from .config import Config
 from .faults import Faults
@@ -20,6 +20,8 @@ class Simulator:
     :class:`klarna_simulator.config.Config` (``webhook_url``, ``signing_keys``,
     ``webhook_scheme``, ``fraud_status``, ``retry_delay``, ``max_attempts``...);
     ``faults`` is a list of fault rule dicts (see :mod:`klarna_simulator.faults`).
+    ``secrets_file`` receives every secret it saw when it stops or is reset (see
+    :mod:`klarna_simulator.ledger`; default: ``$KLARNA_SIMULATOR_SECRETS_FILE``).
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class Simulator:
         port=0,
         faults=(),
         clock=None,
+        secrets_file=None,
         **settings,
     ):
         self.config = Config(username=username, password=password, **settings)
@@ -40,6 +43,7 @@ class Simulator:
         self.outbox = Outbox(self.state, self.faults, self.config, self.clock)
         self.host = host
         self.port = port
+        self.secrets_file = secrets_file
         self._server = None
         self._thread = None
 
@@ -62,6 +66,8 @@ class Simulator:
         return self
 
     def stop(self):
+        self.faults.release_all()  # held requests go on, so the server can stop
+        ledger.record(self, self.secrets_file)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -77,6 +83,7 @@ class Simulator:
 
     def reset(self):
         """Forget everything (sessions, orders, deliveries, faults, clock offset); keep config."""
+        ledger.record(self, self.secrets_file)
         self.outbox.clear()
         self.faults.clear()
         self.clock.reset()

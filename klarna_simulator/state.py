@@ -205,10 +205,17 @@ class State:
             self.events = []
             self.deliveries = []
             self.idempotency = {}
+            # Calls to no Klarna endpoint (404/405): a caller building a wrong URL, e.g. from
+            # an unchecked token with ``..`` in it.
+            self.unrouted = []
 
     def record(self, delivery):
         with self.lock:
             self.deliveries.append(delivery)
+
+    def record_unrouted(self, method, path):
+        with self.lock:
+            self.unrouted.append(f"{method} {path}")
 
     def deliveries_of(self, kind):
         with self.lock:

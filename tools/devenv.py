@@ -393,10 +393,15 @@ def test_secret_key():
 
 
 def odoo_suite(vpython, odoo_src, config, pgenv):
-    """Install on a throwaway database, run Odoo's runner, then pytest-odoo."""
+    """Install on a throwaway database, run Odoo's runner, then pytest-odoo, the race check,
+    the adversarial suites (CI size; their secret scan reads every log the earlier suites
+    left in the work directory) and the lifecycle check."""
     db = f"klarna_test_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="klarna-odoo-"))
     env = odoo_env(odoo_src, pgenv)
+    # Every simulator of the run records the secrets it saw, for the secret scan.
+    (workdir / "adversarial").mkdir()
+    env["KLARNA_SIMULATOR_SECRETS_FILE"] = str(workdir / "adversarial" / "secrets.txt")
     conf = odoo_conf(odoo_src, db, pgenv, workdir)
     addons = ",".join([ADDON, *config["install"]])
     results = {}
@@ -427,7 +432,7 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
         results["odoo runner"] = _odoo_log_result(log, proc.returncode)
         say("odoo suite: pytest-odoo --odoo-http payment_klarna/tests")
         junit = workdir / "pytest-odoo.xml"
-        proc = run(
+        returncode = _tee(
             [
                 str(vpython),
                 "-m",
@@ -443,12 +448,12 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
                 f"--junitxml={junit}",
                 "-rs",
             ],
+            workdir / "pytest-odoo.log",
             cwd=ROOT,
             env=env,
-            check=False,
         )
         counts = _junit_counts(junit)
-        counts["ok"] = proc.returncode == 0 and counts["passed"] > 0 and not counts["skipped"]
+        counts["ok"] = returncode == 0 and counts["passed"] > 0 and not counts["skipped"]
         results["pytest-odoo"] = counts
         say("odoo suite: callback and browser racing on a prefork server")
         proc = run(
@@ -457,9 +462,13 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         passed = proc.returncode == 0 and "0 duplicates" in proc.stdout
+        (workdir / "race.log").write_text(proc.stdout + proc.stderr)
         print(proc.stdout.strip()[-2000:] or proc.stderr[-3000:])
         results["race"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
                            "ok": passed}  # fmt: skip
+        # Before the lifecycle check, which reinstalls the addon on this database.
+        say("odoo suite: adversarial suites (storm, fuzz, crash) and the secret scan of all logs")
+        results.update(adversarial(vpython, odoo_src, conf, db, env, workdir, "ci"))
         say("odoo suite: install, uninstall and reinstall on the same database")
         proc = run(
             [str(vpython), str(odoo_src / "odoo-bin"), "shell", "-c", str(conf),
@@ -478,6 +487,39 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
         run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def _tee(cmd, log, **kwargs):
+    """Run ``cmd``, showing its output and keeping it in ``log``; its exit code."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    with proc, log.open("w") as out:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            out.write(line)
+    return proc.returncode
+
+
+def adversarial(vpython, odoo_src, conf, db, env, workdir, size, report=None):
+    """Run ``tools/adversarial`` at ``size`` on copies of ``db``; its secret scan reads every
+    log in ``workdir`` with the secrets gathered in ``workdir/adversarial/secrets.txt``."""
+    figures = workdir / "adversarial.json"
+    cmd = [str(vpython), str(ROOT / "tools" / "adversarial"), str(odoo_src / "odoo-bin"),
+           str(conf), db, "--size", size, "--log-dir", str(workdir / "adversarial"),
+           "--json", str(figures), "--scan-logs", str(workdir)]  # fmt: skip
+    if report:
+        cmd += ["--report", str(report)]
+    else:  # CI: keep the run short
+        cmd += ["--parallel"]
+    run(cmd, env=env, check=False)
+    if not figures.exists():
+        return {"adversarial": {"passed": 0, "failed": 1, "skipped": 0, "ok": False}}
+    return {
+        f"adversarial ({name})": {"passed": res["passed"], "failed": res["failed"], "skipped": 0,
+                                  "ok": not res["failed"] and res["passed"] > 0}
+        for name, res in json.loads(figures.read_text()).items()
+    }  # fmt: skip
 
 
 def _odoo_log_result(log, returncode):
@@ -558,8 +600,9 @@ def cmd_test(args):
         try:
             for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
                 suites.append(res)
+                label = name if name.startswith("adversarial") else f"odoo suite ({name})"
                 lines.append(
-                    f"odoo suite ({name}): {res['passed']} passed, {res['failed']} "
+                    f"{label}: {res['passed']} passed, {res['failed']} "
                     f"failed, {res['skipped']} skipped"
                 )
                 ok = ok and res["ok"]
@@ -575,6 +618,42 @@ def cmd_test(args):
     # Last, alone on its line: the closing summary CI reads.
     print("\n".join(["", "=" * 60, *lines, "=" * 60, f"total: {passed} passed, {failed} failed"]))
     return 0 if ok else 1
+
+
+def cmd_chaos(_args):
+    """The adversarial suites at full size on a fresh database; figures to bench/CHAOS.md."""
+    config = read_ci_config()
+    python = find_python(config["python"])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    odoo_src = odoo_source(config["odoo_series"], python)
+    if not odoo_src:
+        raise SetupError("make chaos needs an Odoo 18 source: set ODOO_SRC")
+    ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev"])
+    vpython = ensure_venv(python, odoo_src)
+    pgenv, stop = postgres_env(config["postgresql"])
+    db = f"klarna_chaos_{os.getpid()}"
+    workdir = Path(tempfile.mkdtemp(prefix="klarna-chaos-"))
+    try:
+        env = odoo_env(odoo_src, pgenv)
+        (workdir / "adversarial").mkdir()
+        env["KLARNA_SIMULATOR_SECRETS_FILE"] = str(workdir / "adversarial" / "secrets.txt")
+        conf = odoo_conf(odoo_src, db, pgenv, workdir)
+        addons = ",".join([ADDON, *config["install"]])
+        say(f"chaos: installing {addons} on {db}")
+        with (workdir / "install.log").open("w") as out:
+            run([str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf), "-i", addons,
+                 "--stop-after-init", f"--http-port={free_port()}"],
+                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        say("chaos: the adversarial suites at full size (tens of minutes)")
+        results = adversarial(vpython, odoo_src, conf, db, env, workdir, "full",
+                              report=ROOT / "bench" / "CHAOS.md")  # fmt: skip
+    finally:
+        run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if stop:
+            run(stop, check=False)
+    say("chaos: results in bench/CHAOS.md")
+    return 0 if all(res["ok"] for res in results.values()) else 1
 
 
 def cmd_lint(_args):
@@ -638,6 +717,7 @@ def main(argv=None):
     test = sub.add_parser("test", help="every suite, lint included")
     test.add_argument("--no-lint", action="store_true")
     sub.add_parser("lint")
+    sub.add_parser("chaos", help="the adversarial suites at full size, into bench/CHAOS.md")
     sub.add_parser("env", help="prepare and print the environment")
     sub.add_parser("wheel", help="build dist/odoo_addon_payment_klarna-*.whl")
     demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
@@ -647,6 +727,7 @@ def main(argv=None):
     handler = {
         "test": cmd_test,
         "lint": cmd_lint,
+        "chaos": cmd_chaos,
         "env": cmd_env,
         "demo": cmd_demo,
         "wheel": cmd_wheel,
