@@ -52,8 +52,8 @@ def _fernet_key():
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _db_exists(pgenv):
-    probe = ["psql", "-d", DB, "-Atc", "SELECT 1"]
+def _db_exists(pgenv, db):
+    probe = ["psql", "-d", db, "-Atc", "SELECT 1"]
     return subprocess.run(probe, env=pgenv, capture_output=True, check=False).returncode == 0
 
 
@@ -70,18 +70,20 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
     from devenv import CACHE, odoo_conf, odoo_env, say
 
     del config
-    workdir = CACHE / "demo"
+    db = args.db or DB
+    # Another database (the first-run check's throwaway one) gets its own config file.
+    workdir = CACHE / "demo" if db == DB else CACHE / f"demo-{db}"
     workdir.mkdir(parents=True, exist_ok=True)
     odoo_url = f"http://127.0.0.1:{args.port}"
     sim_url = f"http://127.0.0.1:{args.simulator_port}"
     encryption_key = _cached_secret(CACHE, "demo-encryption-key", _fernet_key)
     signing_secret = _cached_secret(CACHE, "demo-signing-secret", lambda: secrets.token_hex(32))
-    conf = odoo_conf(odoo_src, DB, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
+    conf = odoo_conf(odoo_src, db, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
     env = odoo_env(odoo_src, pgenv)
     odoo_bin = [str(vpython), str(odoo_src / "odoo-bin")]
-    options = ["-c", str(conf), "-d", DB]
-    if not _db_exists(pgenv):
-        say(f"creating the demo database {DB} (website_sale with demo products; a few minutes)")
+    options = ["-c", str(conf), "-d", db]
+    if not _db_exists(pgenv, db):
+        say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
         install = ["-i", "payment_klarna,website_sale", "--stop-after-init"]
         subprocess.run([*odoo_bin, *options, *install], env=env, check=True)
     script = CONFIGURE.format(
