@@ -8,13 +8,14 @@ the demo renders the order confirmation mail's PDF during post-processing, so a 
 ``wkhtmltopdf`` (or any other post-processing error) fails here.
 
 It fails on a tour failure, an error toast or dialog, a browser error, and any ERROR line
-in the demo's server log from the payment's start to the demo's stop; that log excerpt
-is printed. Run with the Odoo virtual environment's Python (``websocket-client``); the
-environment passes ``ODOO_SRC`` and the ``PG*`` settings through to ``make demo``.
-Exit status 0 and the line ``demo check: ok`` mean it passed.
+in the demo's server log of the payment (from the customer's first page until Klarna's
+deliveries and Odoo's jobs are done); that log excerpt is printed. Run it with the Odoo
+virtual environment's Python (``websocket-client``) and the Odoo source as argument (or
+``ODOO_SRC``); the ``PG*`` settings pass through to ``make demo``. Exit status 0 and the
+line ``demo check: ok`` mean it passed.
 
 ``--screenshots DIR`` also saves the checkout's Klarna widget, the confirmation page and
-the provider form as PNG files (the Apps page's screenshots come from here).
+the provider form's two tabs as PNG files (the Apps pages' screenshots come from here).
 """
 
 import argparse
@@ -160,6 +161,7 @@ class Demo:
         self.db = f"klarna_demo_check_{os.getpid()}"
         self.port, sim_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.sim_url = f"http://127.0.0.1:{sim_port}"
         self.log = Path(workdir) / "demo.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
@@ -179,6 +181,24 @@ class Demo:
             if time.monotonic() > deadline:
                 raise CheckFailed("make demo did not come up in time:\n" + self.tail())
             time.sleep(1)
+
+    def settle(self):
+        """Let the payment's aftermath finish: Klarna's deliveries, then Odoo's jobs.
+
+        The simulator says when its callbacks and webhooks are delivered; Odoo's
+        triggered jobs are done when its log has been quiet for a few seconds.
+        """
+        request = urllib.request.Request(  # noqa: S310 (our own http:// URL)
+            f"{self.sim_url}/_sim/wait-idle", data=b'{"timeout": 60}',
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=90) as answer:  # noqa: S310
+            if not json.load(answer)["idle"]:
+                raise CheckFailed("the simulator still had deliveries pending after 60 s")
+        deadline, size = time.monotonic() + 120, -1
+        while size != self.log.stat().st_size and time.monotonic() < deadline:
+            size = self.log.stat().st_size
+            time.sleep(3)
 
     def tail(self, lines=40):
         return "\n".join(self.text().splitlines()[-lines:])
@@ -233,7 +253,16 @@ def provider_form_screenshot(browser, url, shots):
         ".find((r) => r.innerText.includes('Klarna')).click()"
     )
     browser.wait_for(".o_form_view .o_notebook")
+    ready = "!document.querySelector('.o_loading_indicator, .o_blockUI')"
+    browser.wait(lambda: browser.evaluate(ready), 60, "the provider form never finished loading")
+    time.sleep(2)  # the form fades in
     browser.screenshot(shots / "provider_form.png")
+    browser.evaluate(
+        "[...document.querySelectorAll('.o_notebook .nav-link')]"
+        ".find((tab) => tab.innerText.trim() === 'Configuration').click()"
+    )
+    time.sleep(2)
+    browser.screenshot(shots / "provider_capture.png")
 
 
 def main(argv=None):
@@ -245,12 +274,14 @@ def main(argv=None):
         os.environ["ODOO_SRC"] = args.odoo_src
     workdir = Path(tempfile.mkdtemp(prefix="klarna-demo-check-"))
     demo, browser = Demo(workdir), None
-    start = 0
+    start = end = None
     try:
         demo.wait_ready(1800)  # the first run creates the database
         start = len(demo.text())
         browser = Chromium(workdir / "chromium")
         pay_as_customer(browser, demo.url, args.screenshots)
+        demo.settle()
+        end = len(demo.text())
         if args.screenshots:
             provider_form_screenshot(browser, demo.url, args.screenshots)
         failure = None
@@ -260,9 +291,9 @@ def main(argv=None):
         if browser:
             browser.close()
         demo.stop()
-    payment_log = demo.text()[start:]
+    payment_log = demo.text()[start:end]
     shutil.rmtree(workdir, ignore_errors=True)
-    print("demo check: server log from the payment to the demo's stop")
+    print("demo check: the server log of the payment")
     print(payment_log.rstrip())
     bad = [line for line in payment_log.splitlines() if BAD_LOG_LINE.search(line)]
     if bad and not failure:
