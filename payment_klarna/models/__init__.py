@@ -1,4 +1,5 @@
 from . import (
+    ir_http,
     payment_klarna_event,
     payment_klarna_operation,
     payment_klarna_signing_key,

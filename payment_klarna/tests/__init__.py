@@ -1,5 +1,6 @@
 from . import (
     test_checkout,
+    test_checkout_german,
     test_checkout_tour,
     test_order_management,
     test_payload,
