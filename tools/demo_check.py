@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 import websocket
+from devenv import CACHE, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = "payment_klarna_demo_checkout"
@@ -55,12 +55,6 @@ BAD_LOG_LINE = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) |^Traceback ")
 
 class CheckFailed(Exception):
     pass
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Chromium:
@@ -100,12 +94,14 @@ class Chromium:
     def call(self, method, **params):
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             message = self._receive()
             if message and message.get("id") == self.next_id:
                 if "error" in message:
                     raise CheckFailed(f"{method}: {message['error']}")
                 return message["result"]
+        raise CheckFailed(f"Chromium did not answer {method}")
 
     def _receive(self):
         try:
@@ -127,6 +123,13 @@ class Chromium:
                            returnByValue=True)  # fmt: skip
         return result["result"].get("value")
 
+    def probe(self, expression):
+        """``evaluate`` for polling: a page being replaced answers no, not an error."""
+        try:
+            return self.evaluate(expression)
+        except CheckFailed:
+            return False
+
     def navigate(self, url):
         self.call("Page.navigate", url=url)
 
@@ -142,7 +145,7 @@ class Chromium:
 
     def wait_for(self, selector, seconds=60):
         probe = f"!!document.querySelector({json.dumps(selector)})"
-        self.wait(lambda: self.evaluate(probe), seconds, f"{selector} never appeared")
+        self.wait(lambda: self.probe(probe), seconds, f"{selector} never appeared")
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", format="png")["data"]
@@ -214,14 +217,13 @@ class Demo:
                 self.proc.wait()
         self._out.close()
         subprocess.run(["dropdb", "--if-exists", self.db], check=False, stderr=subprocess.DEVNULL)
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payment-klarna"
-        shutil.rmtree(cache / f"demo-{self.db}", ignore_errors=True)
+        shutil.rmtree(CACHE / f"demo-{self.db}", ignore_errors=True)
 
 
 def pay_as_customer(browser, url, shots):
     browser.navigate(f"{url}/shop?debug=tests")  # ?debug=tests loads the tours' assets
     ready = f"typeof odoo !== 'undefined' && !!odoo.isTourReady && odoo.isTourReady({TOUR!r})"
-    browser.wait(lambda: browser.evaluate(ready), 120, "the shop never loaded its tours")
+    browser.wait(lambda: browser.probe(ready), 120, "the shop never loaded its tours")
     # For screenshots, slow steps leave time to photograph the widget before Pay.
     browser.evaluate(f"odoo.startTour({TOUR!r}, {{stepDelay: {1500 if shots else 0}}})")
     if shots:
@@ -254,7 +256,7 @@ def provider_form_screenshot(browser, url, shots):
     )
     browser.wait_for(".o_form_view .o_notebook")
     ready = "!document.querySelector('.o_loading_indicator, .o_blockUI')"
-    browser.wait(lambda: browser.evaluate(ready), 60, "the provider form never finished loading")
+    browser.wait(lambda: browser.probe(ready), 60, "the provider form never finished loading")
     time.sleep(2)  # the form fades in
     browser.screenshot(shots / "provider_form.png")
     browser.evaluate(
