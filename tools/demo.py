@@ -35,6 +35,11 @@ env["ir.config_parameter"].set_param("web.base.url", {odoo_url!r})
 env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
 env.cr.commit()
 print("demo: provider configured")
+# Every scheduled job of a new (or long-stopped) database is overdue: left alone, the first
+# trigger (Klarna's callback wakes the recovery job) runs them all at once, racing the
+# customer's first payment. Run them now, before the shop opens (the simulator is up).
+env["ir.cron"]._process_jobs(env.cr.dbname)
+print("demo: overdue scheduled jobs run")
 """
 
 
@@ -94,8 +99,6 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         key_secret=signing_secret,
         odoo_url=odoo_url,
     )
-    subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, text=True, env=env,
-                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     simulator = subprocess.Popen(
         [str(vpython), "-m", "klarna_simulator", "--host", "127.0.0.1",
          "--port", str(args.simulator_port), "--username", SIM_USER, "--password", SIM_PASSWORD,
@@ -103,11 +106,14 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
          "--signing-key", f"{SIGNING_KEY_ID}={signing_secret}"],
         cwd=Path(__file__).resolve().parent.parent, env=env,
     )  # fmt: skip
-    odoo = subprocess.Popen(
-        [*odoo_bin, *options, "--http-interface", "127.0.0.1", "--http-port", str(args.port)],
-        env=env,
-    )
+    odoo = None
     try:
+        subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, text=True,
+                       env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        odoo = subprocess.Popen(
+            [*odoo_bin, *options, "--http-interface", "127.0.0.1", "--http-port", str(args.port)],
+            env=env,
+        )
         if not _wait_for(f"{odoo_url}/web/login") or not _wait_for(f"{sim_url}/kp/lib/v1/api.js"):
             say("the demo did not come up; see the output above")
             return 1
@@ -123,10 +129,11 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         say("stopping")
         return 0
     finally:
-        for proc in (odoo, simulator):
+        started = [proc for proc in (odoo, simulator) if proc]
+        for proc in started:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in (odoo, simulator):
+        for proc in started:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
