@@ -2,57 +2,77 @@
 
 The addon lands in the ``odoo.addons`` namespace, its version comes from the
 manifest, and every data file, view, static asset and the icon ships with it.
+``setup/payment_klarna_stock/setup.py`` builds the bridge's wheel with the same
+function; ``make wheel`` builds both.
 """
 
 import ast
+import os
 from pathlib import Path
 
 from setuptools import setup
 
-ADDON = "payment_klarna"
 HERE = Path(__file__).resolve().parent
-MANIFEST = ast.literal_eval((HERE / ADDON / "__manifest__.py").read_text())
-SERIES = ".".join(MANIFEST["version"].split(".")[:2])
 
 
-def _packages():
-    for init in sorted((HERE / ADDON).rglob("__init__.py")):
-        relative = init.parent.relative_to(HERE / ADDON)
-        yield ".".join(("odoo", "addons", ADDON, *relative.parts))
+def _packages(addon_dir, addon):
+    for init in sorted(addon_dir.rglob("__init__.py")):
+        relative = init.parent.relative_to(addon_dir)
+        yield ".".join(("odoo", "addons", addon, *relative.parts))
 
 
-def _data_files():
+def _data_files(addon_dir):
     """Everything in the addon that is not Python source or bytecode."""
     return sorted(
-        str(path.relative_to(HERE / ADDON))
-        for path in (HERE / ADDON).rglob("*")
+        str(path.relative_to(addon_dir))
+        for path in addon_dir.rglob("*")
         if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts
     )
 
 
-setup(
-    name=f"odoo-addon-{ADDON}",
-    version=MANIFEST["version"],
-    description=MANIFEST["summary"],
-    long_description=(HERE / "README.md").read_text(),
-    long_description_content_type="text/markdown",
-    author=MANIFEST["author"],
-    url=MANIFEST["website"],
-    license=MANIFEST["license"],
-    packages=list(_packages()),
-    package_dir={f"odoo.addons.{ADDON}": ADDON},
-    package_data={f"odoo.addons.{ADDON}": _data_files()},
-    include_package_data=False,
-    python_requires=">=3.10",
-    install_requires=[
-        f"odoo>={SERIES}a,<{SERIES[:-1]}{int(SERIES[-1]) + 1}dev",
-        *MANIFEST["external_dependencies"]["python"],
-    ],
-    classifiers=[
-        "Programming Language :: Python",
-        "Framework :: Odoo",
-        f"Framework :: Odoo :: {SERIES}",
-        "License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)",
-    ],
-    zip_safe=False,
-)
+def setup_addon(addon, project_dir):
+    """Build ``odoo-addon-<addon>`` from ``HERE/<addon>``, run from ``project_dir``.
+
+    Setuptools wants the package directory relative to the folder holding the
+    ``setup.py`` being run, hence ``project_dir``.
+    """
+    addon_dir = HERE / addon
+    manifest = ast.literal_eval((addon_dir / "__manifest__.py").read_text())
+    major, minor = manifest["version"].split(".")[:2]
+    series, next_series = f"{major}.{minor}", f"{major}.{int(minor) + 1}"
+    readme = addon_dir / "README.rst"
+    setup(
+        name=f"odoo-addon-{addon}",
+        version=manifest["version"],
+        description=manifest["summary"],
+        long_description=readme.read_text(),
+        long_description_content_type="text/x-rst",
+        author=manifest["author"],
+        url=manifest["website"],
+        license=manifest["license"],
+        packages=list(_packages(addon_dir, addon)),
+        package_dir={f"odoo.addons.{addon}": os.path.relpath(addon_dir, project_dir)},
+        package_data={f"odoo.addons.{addon}": _data_files(addon_dir)},
+        include_package_data=False,
+        python_requires=">=3.10",
+        install_requires=[
+            f"odoo>={series}a,<{next_series}dev",
+            # The addons of this repository it depends on, as their wheels.
+            *(
+                f"odoo-addon-{dep}>={series}a,<{next_series}dev"
+                for dep in manifest["depends"]
+                if (HERE / dep / "__manifest__.py").exists()
+            ),
+            *manifest.get("external_dependencies", {}).get("python", []),
+        ],
+        classifiers=[
+            "Programming Language :: Python",
+            "Framework :: Odoo",
+            f"Framework :: Odoo :: {series}",
+        ],
+        zip_safe=False,
+    )
+
+
+if __name__ == "__main__":
+    setup_addon("payment_klarna", HERE)

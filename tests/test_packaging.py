@@ -1,8 +1,13 @@
-"""The wheel merchants install: name, version, namespace layout and every shipped file."""
+"""The wheels merchants install: names, versions, requirements, namespace layout, every file.
+
+Both are built as ``make wheel`` builds them (``devenv.build_wheels``), from a copy of the
+repository so the checkout gets no build debris. ``tools/wheel_check.py`` (run by
+``make test``) installs them into a fresh environment with Odoo 18.
+"""
 
 import ast
+import importlib.util
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -10,54 +15,82 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDON = ROOT / "payment_klarna"
+ADDONS = ("payment_klarna", "payment_klarna_stock")
+
+
+def _manifest(addon):
+    return ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    # Build from a copy so the checkout gets no build/ or egg-info debris.
+def wheels(tmp_path_factory):
     src = tmp_path_factory.mktemp("src") / "repo"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "__pycache__", ".*cache"))
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(src)],
-        check=True,
-    )  # fmt: skip
-    (path,) = out.glob("*.whl")
-    return path
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "__pycache__", ".*cache",
+                                                             "dist"))  # fmt: skip
+    spec = importlib.util.spec_from_file_location("devenv_copy", src / "tools" / "devenv.py")
+    devenv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devenv)
+    built = devenv.build_wheels(Path(sys.executable), tmp_path_factory.mktemp("dist"))
+    assert not list(src.rglob("*.egg-info")) and not list(src.rglob("build"))
+    return dict(zip(ADDONS, built, strict=True))
 
 
-def test_wheel_name_and_version_come_from_the_manifest(wheel):
-    version = ast.literal_eval((ADDON / "__manifest__.py").read_text())["version"]
-    assert wheel.name == f"odoo_addon_payment_klarna-{version}-py3-none-any.whl"
+def _names(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def _metadata(wheel):
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        text = archive.read(metadata).decode()
-    assert "Name: odoo-addon-payment_klarna" in text
+        return archive.read(metadata).decode()
+
+
+@pytest.mark.parametrize("addon", ADDONS)
+def test_wheel_name_and_version_come_from_the_manifest(wheels, addon):
+    version = _manifest(addon)["version"]
+    assert wheels[addon].name == f"odoo_addon_{addon}-{version}-py3-none-any.whl"
+    text = _metadata(wheels[addon])
+    assert f"Name: odoo-addon-{addon}" in text
     assert f"Version: {version}" in text
+    assert "Requires-Dist: odoo<18.1dev,>=18.0a" in text
+
+
+def test_main_wheel_requires_its_python_libraries(wheels):
+    text = _metadata(wheels["payment_klarna"])
     assert "Requires-Dist: cryptography" in text
     assert "Requires-Dist: requests" in text
 
 
-def test_wheel_ships_every_addon_file_in_the_odoo_namespace(wheel):
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
+def test_bridge_wheel_requires_the_main_wheel(wheels):
+    requires = [line for line in _metadata(wheels["payment_klarna_stock"]).splitlines()
+                if line.startswith("Requires-Dist:")]  # fmt: skip
+    # Odoo's own addons (sale_stock) come with Odoo, not as wheels.
+    assert sorted(requires) == [
+        "Requires-Dist: odoo-addon-payment_klarna<18.1dev,>=18.0a",
+        "Requires-Dist: odoo<18.1dev,>=18.0a",
+    ]
+
+
+@pytest.mark.parametrize("addon", ADDONS)
+def test_wheel_ships_every_addon_file_in_the_odoo_namespace(wheels, addon):
+    names = _names(wheels[addon])
     expected = {
-        "odoo/addons/payment_klarna/" + str(p.relative_to(ADDON))
-        for p in ADDON.rglob("*")
+        f"odoo/addons/{addon}/" + str(p.relative_to(ROOT / addon))
+        for p in (ROOT / addon).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
     assert expected <= names, sorted(expected - names)
+    assert all(n.startswith((f"odoo/addons/{addon}/", "odoo_addon_")) for n in names)
     # A namespace package: installing must not shadow Odoo's own odoo/__init__.py.
     assert "odoo/__init__.py" not in names
     assert "odoo/addons/__init__.py" not in names
-    assert not any(n.startswith(("klarna_simulator/", "tests/", "tools/")) for n in names)
 
 
-def test_manifest_data_files_and_icon_are_packaged(wheel):
-    manifest = ast.literal_eval((ADDON / "__manifest__.py").read_text())
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-    for data in [*manifest["data"], "static/description/icon.png", "data/neutralize.sql"]:
-        assert f"odoo/addons/payment_klarna/{data}" in names, data
+@pytest.mark.parametrize("addon", ADDONS)
+def test_manifest_data_files_and_apps_page_are_packaged(wheels, addon):
+    names = _names(wheels[addon])
+    shipped = [*_manifest(addon).get("data", []), "static/description/index.html",
+               "static/description/icon.png"]  # fmt: skip
+    for data in shipped:
+        assert f"odoo/addons/{addon}/{data}" in names, data

@@ -35,6 +35,11 @@ env["ir.config_parameter"].set_param("web.base.url", {odoo_url!r})
 env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
 env.cr.commit()
 print("demo: provider configured")
+# Every scheduled job of a new (or long-stopped) database is overdue: left alone, the first
+# trigger (Klarna's callback wakes the recovery job) runs them all at once, racing the
+# customer's first payment. Run them now, before the shop opens (the simulator is up).
+env["ir.cron"]._process_jobs(env.cr.dbname)
+print("demo: overdue scheduled jobs run")
 """
 
 
@@ -52,8 +57,8 @@ def _fernet_key():
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _db_exists(pgenv):
-    probe = ["psql", "-d", DB, "-Atc", "SELECT 1"]
+def _db_exists(pgenv, db):
+    probe = ["psql", "-d", db, "-Atc", "SELECT 1"]
     return subprocess.run(probe, env=pgenv, capture_output=True, check=False).returncode == 0
 
 
@@ -70,18 +75,20 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
     from devenv import CACHE, odoo_conf, odoo_env, say
 
     del config
-    workdir = CACHE / "demo"
+    db = args.db or DB
+    # Another database (the first-run check's throwaway one) gets its own config file.
+    workdir = CACHE / "demo" if db == DB else CACHE / f"demo-{db}"
     workdir.mkdir(parents=True, exist_ok=True)
     odoo_url = f"http://127.0.0.1:{args.port}"
     sim_url = f"http://127.0.0.1:{args.simulator_port}"
     encryption_key = _cached_secret(CACHE, "demo-encryption-key", _fernet_key)
     signing_secret = _cached_secret(CACHE, "demo-signing-secret", lambda: secrets.token_hex(32))
-    conf = odoo_conf(odoo_src, DB, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
+    conf = odoo_conf(odoo_src, db, pgenv, workdir, {"payment_klarna_secret_keys": encryption_key})
     env = odoo_env(odoo_src, pgenv)
     odoo_bin = [str(vpython), str(odoo_src / "odoo-bin")]
-    options = ["-c", str(conf), "-d", DB]
-    if not _db_exists(pgenv):
-        say(f"creating the demo database {DB} (website_sale with demo products; a few minutes)")
+    options = ["-c", str(conf), "-d", db]
+    if not _db_exists(pgenv, db):
+        say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
         install = ["-i", "payment_klarna,website_sale", "--stop-after-init"]
         subprocess.run([*odoo_bin, *options, *install], env=env, check=True)
     script = CONFIGURE.format(
@@ -92,8 +99,6 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         key_secret=signing_secret,
         odoo_url=odoo_url,
     )
-    subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, text=True, env=env,
-                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     simulator = subprocess.Popen(
         [str(vpython), "-m", "klarna_simulator", "--host", "127.0.0.1",
          "--port", str(args.simulator_port), "--username", SIM_USER, "--password", SIM_PASSWORD,
@@ -101,11 +106,14 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
          "--signing-key", f"{SIGNING_KEY_ID}={signing_secret}"],
         cwd=Path(__file__).resolve().parent.parent, env=env,
     )  # fmt: skip
-    odoo = subprocess.Popen(
-        [*odoo_bin, *options, "--http-interface", "127.0.0.1", "--http-port", str(args.port)],
-        env=env,
-    )
+    odoo = None
     try:
+        subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, text=True,
+                       env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        odoo = subprocess.Popen(
+            [*odoo_bin, *options, "--http-interface", "127.0.0.1", "--http-port", str(args.port)],
+            env=env,
+        )
         if not _wait_for(f"{odoo_url}/web/login") or not _wait_for(f"{sim_url}/kp/lib/v1/api.js"):
             say("the demo did not come up; see the output above")
             return 1
@@ -121,10 +129,11 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
         say("stopping")
         return 0
     finally:
-        for proc in (odoo, simulator):
+        started = [proc for proc in (odoo, simulator) if proc]
+        for proc in started:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in (odoo, simulator):
+        for proc in started:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -10,6 +10,7 @@ builds the environment everything else needs.  What it reads from
 """
 
 import argparse
+import ast
 import contextlib
 import hashlib
 import json
@@ -34,6 +35,8 @@ DEBIAN_PACKAGES = {
     "libldap2-dev": "/usr/include/ldap.h",
     "libsasl2-dev": "/usr/include/sasl/sasl.h",
     "libpq-dev": "/usr/include/postgresql/libpq-fe.h",
+    # Odoo renders PDF reports with it (the order confirmation mail attaches one).
+    "wkhtmltopdf": "/usr/bin/wkhtmltopdf",
 }
 # Old sdists in Odoo's pins do not build with newer setuptools: a build constraint.
 SETUPTOOLS_PIN = "setuptools<70"
@@ -483,6 +486,7 @@ def odoo_suite(vpython, odoo_src, config, pgenv):
             print(proc.stdout[-3000:], proc.stderr[-3000:])
         results["lifecycle"] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
                                 "ok": passed}  # fmt: skip
+        results.update(first_run_checks(vpython, odoo_src, env))
     finally:
         run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -586,7 +590,9 @@ def cmd_test(args):
     CACHE.mkdir(parents=True, exist_ok=True)
     odoo_src = odoo_source(config["odoo_series"], python)
     if odoo_src:
-        ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev", "chromium"])
+        ensure_debian_packages(
+            ["libldap2-dev", "libsasl2-dev", "libpq-dev", "chromium", "wkhtmltopdf"]
+        )
     vpython = ensure_venv(python, odoo_src)
     lint_ok = lint(ensure_lint_venv(python), config) if not args.no_lint else True
     pure, pure_ok = pure_suite(vpython)
@@ -688,7 +694,7 @@ def cmd_demo(args):
     odoo_src = odoo_source(config["odoo_series"], python)
     if not odoo_src:
         raise SetupError("make demo needs an Odoo 18 source: set ODOO_SRC")
-    ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev"])
+    ensure_debian_packages(["libldap2-dev", "libsasl2-dev", "libpq-dev", "wkhtmltopdf"])
     vpython = ensure_venv(python, odoo_src)
     pgenv, stop = postgres_env(config["postgresql"])
     try:
@@ -698,16 +704,49 @@ def cmd_demo(args):
             run(stop, check=False)
 
 
+def first_run_checks(vpython, odoo_src, env):
+    """What a new merchant meets first: ``make demo`` paid through in Chromium without an
+    error (``tools/demo_check.py``), and both wheels found by Odoo (``tools/wheel_check.py``).
+    """
+    results = {}
+    for name, script, ok_line in (
+        ("demo", "demo_check.py", "demo check: ok"),
+        ("wheels", "wheel_check.py", "wheels: both addons found by Odoo"),
+    ):
+        say(f"odoo suite: {name} check ({script})")
+        proc = run([str(vpython), str(ROOT / "tools" / script), str(odoo_src)],
+                   env=dict(env, ODOO_SRC=str(odoo_src)), capture_output=True, text=True,
+                   check=False)  # fmt: skip
+        passed = proc.returncode == 0 and ok_line in proc.stdout
+        print(proc.stdout[-1500:] if passed else proc.stdout[-8000:] + proc.stderr[-3000:])
+        results[name] = {"passed": int(passed), "failed": int(not passed), "skipped": 0,
+                         "ok": passed}  # fmt: skip
+    return results
+
+
+def build_wheels(vpython, dist):
+    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` into ``dist``.
+
+    Each wheel has its ``setup.py``: the repository's for the main addon,
+    ``setup/<addon>/`` for the bridge (the OCA layout). Returns the wheels' paths.
+    """
+    wheels = []
+    for addon, project in ((ADDON, ROOT), (BRIDGE, ROOT / "setup" / BRIDGE)):
+        run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+             "-w", str(dist), str(project)])  # fmt: skip
+        shutil.rmtree(project / "build", ignore_errors=True)
+        for egg_info in project.glob("*.egg-info"):
+            shutil.rmtree(egg_info)
+        manifest = ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
+        wheels.append(Path(dist) / f"odoo_addon_{addon}-{manifest['version']}-py3-none-any.whl")
+    return wheels
+
+
 def cmd_wheel(_args):
     config = read_ci_config()
     vpython = ensure_venv(find_python(config["python"]), None)
-    dist = ROOT / "dist"
-    run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(dist), str(ROOT)])  # fmt: skip
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
-    for egg_info in ROOT.glob("*.egg-info"):
-        shutil.rmtree(egg_info)
-    say(f"wheel in {dist}")
+    for wheel in build_wheels(vpython, ROOT / "dist"):
+        say(f"wheel: {wheel.relative_to(ROOT)}")
     return 0
 
 
@@ -719,10 +758,11 @@ def main(argv=None):
     sub.add_parser("lint")
     sub.add_parser("chaos", help="the adversarial suites at full size, into bench/CHAOS.md")
     sub.add_parser("env", help="prepare and print the environment")
-    sub.add_parser("wheel", help="build dist/odoo_addon_payment_klarna-*.whl")
+    sub.add_parser("wheel", help="build both addons' wheels into dist/")
     demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
     demo.add_argument("--port", type=int, default=8069)
     demo.add_argument("--simulator-port", type=int, default=8099)
+    demo.add_argument("--db", help="default klarna_demo; created on the first run, then reused")
     args = parser.parse_args(argv)
     handler = {
         "test": cmd_test,

@@ -1,4 +1,5 @@
-"""Bounds on what reaches Klarna's routes, checked before Odoo reads a body.
+"""Klarna's requests before dispatch: bounded bodies, checked JSON parameters; and the
+shop's JS translations of this module.
 
 Decisions:
 
@@ -39,6 +40,14 @@ BODY_LIMITS = (
 
 class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
+
+    @classmethod
+    def _get_translation_frontend_modules_name(cls):
+        """Override of `web` to serve this module's JS translations to the shop, so the
+        checkout's Klarna messages appear in the customer's language (as ``payment`` does).
+        """
+        mods = super()._get_translation_frontend_modules_name()
+        return [*mods, "payment_klarna"]
 
     @classmethod
     def _pre_dispatch(cls, rule, args):

@@ -1,5 +1,6 @@
 from . import (
     test_checkout,
+    test_checkout_german,
     test_checkout_tour,
     test_hostile_input,
     test_order_management,

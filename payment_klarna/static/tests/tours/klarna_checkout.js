@@ -1,7 +1,7 @@
 import { registry } from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
 
-function upToKlarna() {
+export function upToKlarna() {
     return [
         ...tourUtils.addToCart({ productName: "Klarna Tour Chair" }),
         tourUtils.goToCart(),

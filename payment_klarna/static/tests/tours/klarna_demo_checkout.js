@@ -1,0 +1,78 @@
+import { registry } from "@web/core/registry";
+import * as tourUtils from "@website_sale/js/tours/tour_utils";
+
+// The demo shop's customer journey (tools/demo_check.py runs it against `make demo`): a guest
+// buys a demo product, pays with Klarna in the simulator's widget and lands on the order
+// confirmation page, which appears only once Odoo's post-processing has finished.
+registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
+    url: "/shop",
+    steps: () => [
+        ...tourUtils.addToCart({ productName: "Storage Box" }),
+        tourUtils.goToCart(),
+        tourUtils.goToCheckout(),
+        {
+            content: "Fill in a New York address as a guest",
+            trigger: "form.checkout_autoformat select[name='country_id']",
+            run() {
+                const form = document.querySelector("form.checkout_autoformat");
+                const values = {
+                    name: "Kim Customer",
+                    email: "kim.customer@example.com",
+                    phone: "+1 212 736 3100",
+                    street: "350 Fifth Avenue",
+                    city: "New York",
+                    zip: "10118",
+                };
+                for (const [name, value] of Object.entries(values)) {
+                    form.querySelector(`input[name='${name}']`).value = value;
+                }
+                const country = form.querySelector("select[name='country_id']");
+                country.value = [...country.options].find((o) => o.getAttribute("code") === "US").value;
+                country.dispatchEvent(new Event("change", { bubbles: true }));
+            },
+        },
+        {
+            content: "Pick the state once the form offers the US states",
+            trigger: "form.checkout_autoformat select[name='state_id']:has(option:contains(New York))",
+            run() {
+                const state = document.querySelector("select[name='state_id']");
+                state.value = [...state.options].find((o) => o.text.trim() === "New York").value;
+            },
+        },
+        {
+            content: "Continue to the delivery and payment step",
+            trigger: "#save_address",
+            run: "click",
+        },
+        tourUtils.confirmOrder(),
+        {
+            content: "Choose Klarna",
+            trigger: 'input[name="o_payment_radio"][data-payment-method-code="klarna"]',
+            run: "click",
+        },
+        {
+            content: "Klarna's widget shows the offer",
+            trigger: ".klarna-sim-widget[data-klarna-sim-category='pay_later']",
+        },
+        tourUtils.pay(),
+        {
+            content: "Approve in Klarna",
+            trigger: "#klarna-sim-approve",
+            run: "click",
+        },
+        {
+            content: "The order confirmation page, reached only after post-processing",
+            trigger: ".oe_website_sale_tx_status:contains('authorized')",
+            timeout: 60000,
+        },
+        {
+            content: "It is the order confirmation page, with no error message on it",
+            trigger: "body:not(:has(.o_notification, .o_error_dialog))",
+            run() {
+                if (!window.location.pathname.startsWith("/shop/confirmation")) {
+                    console.error(`Not the confirmation page: ${window.location.pathname}`);
+                }
+            },
+        },
+    ],
+});
