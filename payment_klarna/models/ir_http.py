@@ -43,7 +43,7 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _get_translation_frontend_modules_name(cls):
-        """Override of `web` to serve this module's JS translations to the shop, so the
+        """Override of `http_routing` to serve this module's JS translations to the shop, so the
         checkout's Klarna messages appear in the customer's language (as ``payment`` does).
         """
         mods = super()._get_translation_frontend_modules_name()
