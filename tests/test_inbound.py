@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from klarna import inbound
 from klarna.inbound import body_limit, json_depth, param_problem, read_bounded
 
 SPEC = {"reference": "text", "provider_id": "id", "amount": "number?", "declined": "flag?"}
@@ -94,3 +95,40 @@ def test_body_limit_by_prefix():
     assert body_limit("/klarna/webhook", limits) == 256
     assert body_limit("/payment/klarna/authorization/abc", limits) == 16
     assert body_limit("/shop/cart", limits) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("S00012", True),
+        ("Grüße", True),
+        ("", True),
+        ("S1\x00", False),
+        ("\udcff", False),
+        ("a\ud800b", False),
+        ("x" * 1025, False),
+        (b"S1", False),
+        (None, False),
+        (["S1"], False),
+    ],
+)
+def test_is_text_refuses_what_sql_or_utf8_cannot_hold(value, ok):
+    assert inbound.is_text(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("given", "ok"),
+    [
+        ("abc123", True),
+        ("abc124", False),
+        ("", False),
+        ("\u202e\x00", False),
+        ("abc12\u00e9", False),
+        ("\udcff", False),
+        (None, False),
+        (123, False),
+        (["abc123"], False),
+    ],
+)
+def test_same_secret_is_false_for_anything_but_the_ascii_secret(given, ok):
+    assert inbound.same_secret("abc123", given) is ok

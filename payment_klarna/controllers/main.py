@@ -6,13 +6,12 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, ValidationError
 from odoo.http import request
-from odoo.tools import consteq
 from odoo.tools.misc import hmac as hmac_tool
 
 from odoo.addons.payment import utils as payment_utils
 
 from .. import const
-from ..klarna import callback_token
+from ..klarna import callback_token, inbound
 from ..klarna.events import EventError, parse_authorization_callback
 
 _logger = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ class KlarnaController(http.Controller):
     @http.route(_prepare_url, type="json", auth="public", klarna_params=const.PREPARE_ROUTE_PARAMS)
     def klarna_prepare(self, reference, access_token, session_id, session_signature):
         """Bind the widget's session to the transaction Odoo just created for the payment."""
-        if not consteq(self._klarna_sign_session(session_id), session_signature or ""):
+        if not inbound.same_secret(self._klarna_sign_session(session_id), session_signature):
             raise ValidationError(request.env._("Klarna: the payment session is not valid."))
         tx_sudo = self._klarna_get_tx(reference, access_token)
         tx_sudo._klarna_attach_session(session_id)
@@ -241,8 +240,8 @@ class KlarnaController(http.Controller):
             document_sudo = document.sudo().exists()
             if (
                 document_sudo
-                and access_token
-                and consteq(document_sudo.access_token or "", access_token)
+                and document_sudo.access_token
+                and inbound.same_secret(document_sudo.access_token, access_token)
             ):
                 return document_sudo
         raise Forbidden()

@@ -11,17 +11,45 @@ Decisions:
 - JSON nesting is measured on the raw bytes without recursion, so a deeply nested
   body is refused before Python's parser can raise ``RecursionError``.
 - Problems name the parameter, never its value: values may be tokens.
+- Text is refused when PostgreSQL or UTF-8 cannot hold it (NUL, lone surrogates): it
+  would fail in a query or in the answer, never match a record, and only a stranger
+  sends it. Secrets are compared as ASCII in constant time; anything else is no match.
 """
 
+import hmac
 import math
+import re
 
 MAX_TEXT_LENGTH = 1024
 MAX_NUMBER_LENGTH = 32
 MAX_RECORD_ID = 2**31 - 1  # PostgreSQL's integer: larger ids fail in SQL, not here
 
 
-def _is_text(value):
-    return isinstance(value, str) and len(value) <= MAX_TEXT_LENGTH
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_text(value, max_length=MAX_TEXT_LENGTH):
+    """Whether ``value`` is a string a query, a log line and a UTF-8 answer can all hold.
+
+    :param value: anything received
+    :param int max_length: the longest accepted string
+    :return: bool
+    """
+    return isinstance(value, str) and len(value) <= max_length and not _UNSTORABLE.search(value)
+
+
+def same_secret(expected, given):
+    """Compare a received secret with the expected one in constant time.
+
+    :param str expected: the secret as the server computes it (ASCII)
+    :param given: what was received, of any type
+    :return: bool; False for anything that is not an ASCII string
+    """
+    return (
+        isinstance(given, str)
+        and given.isascii()
+        and hmac.compare_digest(expected.encode(), given.encode())
+    )
 
 
 def _is_record_id(value):
@@ -42,7 +70,7 @@ def _is_number(value):
 
 
 KINDS = {
-    "text": _is_text,
+    "text": is_text,
     "id": _is_record_id,
     "number": _is_number,
     "flag": lambda value: isinstance(value, bool),

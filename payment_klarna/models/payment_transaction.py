@@ -7,12 +7,12 @@ from psycopg2 import errors as pg_errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import SQL, consteq
+from odoo.tools import SQL
 from odoo.tools.misc import hmac as hmac_tool
 
 from .. import const
 from ..controllers.main import KlarnaController
-from ..klarna import callback_token
+from ..klarna import callback_token, inbound
 from ..klarna.authorization_token import is_authorization_token
 from ..klarna.errors import KlarnaError, KlarnaNotFound, KlarnaValidationError
 from ..klarna.idempotency import operation_key
@@ -101,7 +101,7 @@ class PaymentTransaction(models.Model):
         return hmac_tool(self.env(su=True), "payment_klarna_transaction", self.reference)
 
     def _klarna_check_access_token(self, access_token):
-        return isinstance(access_token, str) and consteq(self._klarna_access_token(), access_token)
+        return inbound.same_secret(self._klarna_access_token(), access_token)
 
     def _klarna_check_authorization_token(self, authorization_token):
         """Refuse anything but Klarna's token format: the token goes into a Klarna URL.
@@ -359,10 +359,8 @@ class PaymentTransaction(models.Model):
             nothing was changed.
         """
         self.ensure_one()
-        if (
-            status not in const.HOSTED_PAGE_RETURN_STATUSES
-            or not isinstance(signature, str)
-            or not consteq(self._klarna_return_signature(status), signature)
+        if status not in const.HOSTED_PAGE_RETURN_STATUSES or not inbound.same_secret(
+            self._klarna_return_signature(status), signature
         ):
             raise ValidationError(
                 self.env._("Klarna: this return from Klarna's payment page is not valid.")
@@ -444,7 +442,7 @@ class PaymentTransaction(models.Model):
         keys = ("klarna_callback_token_hash", "klarna_order_id", "reference")
         token_hash, order_id, reference = (notification_data.get(key) or None for key in keys)
         if not any((token_hash, order_id, reference)) or not all(
-            value is None or isinstance(value, str) for value in (token_hash, order_id, reference)
+            value is None or inbound.is_text(value) for value in (token_hash, order_id, reference)
         ):
             raise ValidationError(
                 self.env._("Klarna: received data without a usable reference or order id.")

@@ -875,6 +875,8 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             "an unknown status": {**params, "status": "paid"},
             "a forged signature": {**params, "signature": "0" * 64},
             "no reference": {k: v for k, v in params.items() if k != "reference"},
+            "a NUL in the reference": {**params, "reference": "S1\x00"},
+            "a non-ASCII signature": {**params, "signature": "\u202e" * 64},
         }
         with (
             patch.object(KlarnaClient, "read_session") as read,

@@ -3,6 +3,7 @@ no traceback in the server log."""
 
 import json
 import logging
+import uuid
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -113,6 +114,30 @@ class TestHostileInput(KlarnaCheckoutCommon, PaymentHttpCommon):
                 error = self._rpc(url, params)["error"]
                 self.assertRegex(error["data"]["message"], r"^Klarna: the request is not valid")
         KlarnaClient.create_session.assert_not_called()
+        KlarnaClient.update_session.assert_not_called()
+        KlarnaClient.create_order.assert_not_called()
+        self._assert_unchanged()
+
+    def test_text_no_query_can_hold_and_non_ascii_secrets_change_nothing(self):
+        """NUL and lone surrogates cannot reach SQL or the answer; a non-ASCII secret is
+        simply no match (these gave tracebacks and 500s under the fuzz suite)."""
+        prepare_url = KlarnaController._prepare_url
+        authorize_url, cancel_url = KlarnaController._authorize_url, KlarnaController._cancel_url
+        tx_params, token = self.tx_params, str(uuid.uuid4())
+        signed = {"session_id": "sess-1", "session_signature": "x"}
+        cases = [
+            (prepare_url, {**tx_params, **signed, "reference": "S1\x00"}),
+            (prepare_url, {**tx_params, **signed, "session_signature": "\u202e\x00"}),
+            (prepare_url, {**tx_params, **signed, "session_signature": "\U0001f4a5" * 64}),
+            (authorize_url, {**tx_params, "authorization_token": token, "reference": "\x00"}),
+            (authorize_url, {**tx_params, "authorization_token": token, "access_token": "é"}),
+            (cancel_url, {**tx_params, "access_token": "\udcff"}),
+            (cancel_url, {**tx_params, "reference": "\u202e\x00"}),
+            (cancel_url, {**tx_params, "access_token": "\U0001f4a5" * 64}),
+        ]
+        for url, params in cases:
+            with self.subTest(url=url, params=params):
+                self.assertIn("error", self._rpc(url, params))
         KlarnaClient.update_session.assert_not_called()
         KlarnaClient.create_order.assert_not_called()
         self._assert_unchanged()
