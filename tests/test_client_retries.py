@@ -16,7 +16,6 @@ from test_client_common import (
     make_client,
 )
 
-from klarna.client import BACKOFF_BASE, BACKOFF_CAP
 from klarna.errors import (
     KlarnaAuthError,
     KlarnaConflict,
@@ -25,6 +24,7 @@ from klarna.errors import (
     KlarnaUnavailable,
     KlarnaValidationError,
 )
+from klarna.transport import BACKOFF_BASE, BACKOFF_CAP
 
 UNAVAILABLE = {"error_code": "TEMPORARILY_UNAVAILABLE", "error_messages": ["Try again"]}
 
