@@ -59,8 +59,9 @@ def list_of_dicts(name, value):
     return value
 
 
-def text(name, value, required=False):
-    if value is None and not required:
+def optional_text(name, value):
+    """None, or a string with more than blanks."""
+    if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise KlarnaInputError(f"{name} must be a non-empty string")

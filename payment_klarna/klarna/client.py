@@ -138,21 +138,6 @@ class KlarnaClient:
         token = arguments.segment("authorization_token", authorization_token)
         self._call("DELETE", f"/payments/v1/authorizations/{token}", "authorization cancel")
 
-    def create_customer_token(self, authorization_token, payload):
-        """Turn an authorization into a customer token for later charges."""
-        token = arguments.segment("authorization_token", authorization_token)
-        answer = self._call(
-            "POST",
-            f"/payments/v1/authorizations/{token}/customer-token",
-            "customer token",
-            body=arguments.payload(payload),
-        )
-        data = answer.json()
-        return results.CustomerToken(
-            token_id=answer.text(data, "token_id"),
-            redirect_url=cosmetic(data, "redirect_url"),
-        )
-
     # -- Hosted Payment Page -------------------------------------------------
 
     def create_hpp_session(self, payload):
@@ -166,18 +151,6 @@ class KlarnaClient:
             redirect_url=answer.text(data, "redirect_url"),
             session_url=cosmetic(data, "session_url"),
             expires_at=cosmetic(data, "expires_at"),
-        )
-
-    def read_hpp_session(self, session_id):
-        path = "/hpp/v1/sessions/" + arguments.segment("session_id", session_id)
-        answer = self._call("GET", path, "HPP session")
-        data = answer.json()
-        return results.HppSessionStatus(
-            session_id=session_id,
-            status=answer.text(data, "status"),
-            authorization_token=answer.identity(data, "authorization_token"),
-            order_id=answer.identity(data, "order_id"),
-            raw=data,
         )
 
     # -- Order Management ----------------------------------------------------
@@ -249,9 +222,9 @@ class KlarnaClient:
             body["order_lines"] = arguments.list_of_dicts("order_lines", order_lines)
         if shipping_info is not None:
             body["shipping_info"] = arguments.list_of_dicts("shipping_info", shipping_info)
-        if arguments.text("description", description) is not None:
+        if arguments.optional_text("description", description) is not None:
             body["description"] = description
-        if arguments.text("reference", reference) is not None:
+        if arguments.optional_text("reference", reference) is not None:
             body["reference"] = reference
         answer = self._order_call("POST", order_id, "captures", "capture", idempotency_key, body)
         return answer.header("Capture-Id")
@@ -270,9 +243,9 @@ class KlarnaClient:
         body = {"refunded_amount": arguments.positive_amount("refunded_amount", refunded_amount)}
         if order_lines is not None:
             body["order_lines"] = arguments.list_of_dicts("order_lines", order_lines)
-        if arguments.text("description", description) is not None:
+        if arguments.optional_text("description", description) is not None:
             body["description"] = description
-        if arguments.text("reference", reference) is not None:
+        if arguments.optional_text("reference", reference) is not None:
             body["reference"] = reference
         answer = self._order_call("POST", order_id, "refunds", "refund", idempotency_key, body)
         return answer.header("Refund-Id")
@@ -292,37 +265,3 @@ class KlarnaClient:
         self._order_call(
             "POST", order_id, "extend-authorization-time", "extension", idempotency_key
         )
-
-    def update_authorization(
-        self, order_id, order_amount, order_lines, *, idempotency_key, description=None
-    ):
-        """Change the authorized amount and lines before capture."""
-        body = {
-            "order_amount": arguments.positive_amount("order_amount", order_amount),
-            "order_lines": arguments.list_of_dicts("order_lines", order_lines),
-        }
-        if arguments.text("description", description) is not None:
-            body["description"] = description
-        self._order_call(
-            "PATCH", order_id, "authorization", "authorization update", idempotency_key, body
-        )
-
-    def update_merchant_references(
-        self, order_id, merchant_reference1, merchant_reference2=None, *, idempotency_key
-    ):
-        body = {
-            "merchant_reference1": arguments.text(
-                "merchant_reference1", merchant_reference1, required=True
-            )
-        }
-        if arguments.text("merchant_reference2", merchant_reference2) is not None:
-            body["merchant_reference2"] = merchant_reference2
-        self._order_call(
-            "PATCH", order_id, "merchant-references", "reference update", idempotency_key, body
-        )
-
-    def add_shipping_info(self, order_id, capture_id, shipping_info, *, idempotency_key):
-        """Attach tracking details to a capture."""
-        action = f"captures/{arguments.segment('capture_id', capture_id)}/shipping-info"
-        body = {"shipping_info": arguments.list_of_dicts("shipping_info", shipping_info)}
-        self._order_call("POST", order_id, action, "shipping info", idempotency_key, body)
