@@ -3,9 +3,9 @@
 import pytest
 import responses
 from responses import matchers
-from test_client_common import API, ORDER_ID, make_client
+from test_client_common import API, make_client
 
-from klarna.errors import KlarnaInputError, KlarnaNotFound, KlarnaProtocolError
+from klarna.errors import KlarnaInputError, KlarnaProtocolError
 
 HPP_PAYLOAD = {
     "payment_session_url": f"{API}/payments/v1/sessions/sess-1",
@@ -49,51 +49,9 @@ def test_create_hpp_session_needs_id_and_redirect(answer):
         make_client().create_hpp_session(HPP_PAYLOAD)
 
 
-@pytest.mark.parametrize(
-    ("answer", "token", "order_id"),
-    [
-        ({"status": "WAITING"}, None, None),
-        ({"status": "IN_PROGRESS"}, None, None),
-        (
-            {"status": "COMPLETED", "authorization_token": "auth-1", "order_id": ORDER_ID},
-            "auth-1",
-            ORDER_ID,
-        ),
-        ({"status": "CANCELLED"}, None, None),
-    ],
-)
-@responses.activate
-def test_read_hpp_session_reports_status(answer, token, order_id):
-    responses.get(f"{API}/hpp/v1/sessions/hpp-1", json={"session_id": "hpp-1", **answer})
-    status = make_client().read_hpp_session("hpp-1")
-    assert (status.session_id, status.status) == ("hpp-1", answer["status"])
-    assert (status.authorization_token, status.order_id) == (token, order_id)
-    assert status.raw["status"] == answer["status"]
-
-
-@responses.activate
-def test_read_hpp_session_without_status_is_a_protocol_error():
-    responses.get(f"{API}/hpp/v1/sessions/hpp-1", json={"session_id": "hpp-1"})
-    with pytest.raises(KlarnaProtocolError, match="status"):
-        make_client().read_hpp_session("hpp-1")
-
-
-@responses.activate
-def test_unknown_hpp_session_is_not_found():
-    responses.get(
-        f"{API}/hpp/v1/sessions/hpp-9",
-        status=404,
-        json={"error_code": "NOT_FOUND", "error_messages": ["Session not found"]},
-    )
-    with pytest.raises(KlarnaNotFound):
-        make_client().read_hpp_session("hpp-9")
-
-
 @responses.activate
 def test_hpp_input_is_checked_before_any_call():
     client = make_client()
     with pytest.raises(KlarnaInputError):
         client.create_hpp_session({})
-    with pytest.raises(KlarnaInputError):
-        client.read_hpp_session("")
     assert len(responses.calls) == 0

@@ -6,7 +6,7 @@ import pytest
 import responses
 from hypothesis import given
 from hypothesis import strategies as st
-from test_client_common import ORDER_ID, ORDER_LINES, ORDERS, make_client
+from test_client_common import ORDER_ID, ORDERS, make_client
 
 from klarna.errors import KlarnaInputError
 from klarna.idempotency import NAMESPACE, operation_key
@@ -78,7 +78,6 @@ def test_bad_arguments_are_refused(args):
         operation_key(*args)
 
 
-SHIPPING_INFO = [{"shipping_company": "DHL", "tracking_number": "TRK-1"}]
 RETRIED = [
     ("POST", "captures", lambda c, k: c.capture(ORDER_ID, 100, idempotency_key=k)),
     ("POST", "refunds", lambda c, k: c.refund(ORDER_ID, 100, idempotency_key=k)),
@@ -92,21 +91,6 @@ RETRIED = [
         "POST",
         "extend-authorization-time",
         lambda c, k: c.extend_authorization_time(ORDER_ID, idempotency_key=k),
-    ),
-    (
-        "PATCH",
-        "authorization",
-        lambda c, k: c.update_authorization(ORDER_ID, 100, ORDER_LINES, idempotency_key=k),
-    ),
-    (
-        "PATCH",
-        "merchant-references",
-        lambda c, k: c.update_merchant_references(ORDER_ID, "S1", idempotency_key=k),
-    ),
-    (
-        "POST",
-        "captures/cap-1/shipping-info",
-        lambda c, k: c.add_shipping_info(ORDER_ID, "cap-1", SHIPPING_INFO, idempotency_key=k),
     ),
 ]
 

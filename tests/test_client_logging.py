@@ -85,13 +85,8 @@ ENDPOINTS = [
      {}, lambda c: c.create_order(AUTH_TOKEN, PAYLOAD, idempotency_key=KEY)),
     ("cancel_authorization", "DELETE", f"{API}/payments/v1/authorizations/{AUTH_TOKEN}", 204,
      None, {}, lambda c: c.cancel_authorization(AUTH_TOKEN)),
-    ("create_customer_token", "POST",
-     f"{API}/payments/v1/authorizations/{AUTH_TOKEN}/customer-token", 200, ECHO, {},
-     lambda c: c.create_customer_token(AUTH_TOKEN, PAYLOAD)),
     ("create_hpp_session", "POST", f"{API}/hpp/v1/sessions", 201, ECHO, {},
      lambda c: c.create_hpp_session(PAYLOAD)),
-    ("read_hpp_session", "GET", f"{API}/hpp/v1/sessions/sess-1", 200, ECHO, {},
-     lambda c: c.read_hpp_session("sess-1")),
     ("get_order", "GET", ORDERS, 200, ORDER_ECHO, {}, lambda c: c.get_order(ORDER_ID)),
     ("capture", "POST", f"{ORDERS}/captures", 201, None, {"Capture-Id": "cap-1"},
      lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, order_lines=PAYLOAD["order_lines"],
@@ -104,14 +99,6 @@ ENDPOINTS = [
      lambda c: c.release_remaining_authorization(ORDER_ID, idempotency_key=KEY)),
     ("extend", "POST", f"{ORDERS}/extend-authorization-time", 204, None, {},
      lambda c: c.extend_authorization_time(ORDER_ID, idempotency_key=KEY)),
-    ("update_authorization", "PATCH", f"{ORDERS}/authorization", 204, None, {},
-     lambda c: c.update_authorization(ORDER_ID, 100, PAYLOAD["order_lines"],
-                                      idempotency_key=KEY)),
-    ("merchant_references", "PATCH", f"{ORDERS}/merchant-references", 204, None, {},
-     lambda c: c.update_merchant_references(ORDER_ID, "S00042", "ingridette.v@example.com",
-                                            idempotency_key=KEY)),
-    ("shipping_info", "POST", f"{ORDERS}/captures/cap-1/shipping-info", 204, None, {},
-     lambda c: c.add_shipping_info(ORDER_ID, "cap-1", SHIPPING_INFO, idempotency_key=KEY)),
 ]  # fmt: skip
 IDS = [endpoint[0] for endpoint in ENDPOINTS]
 

@@ -170,53 +170,10 @@ def test_bodiless_order_actions_post_with_the_key(method, action):
     assert call.request.body is None
 
 
-@responses.activate
-def test_update_authorization_patches_amount_lines_and_description():
-    responses.patch(f"{ORDERS}/authorization", status=204)
-    make_client().update_authorization(
-        ORDER_ID, 10000, ORDER_LINES, idempotency_key=KEY, description="Lamp swapped"
-    )
-    call = responses.calls[0]
-    assert call.request.method == "PATCH"
-    assert call.request.headers["Klarna-Idempotency-Key"] == KEY
-    assert sent_json(call) == {
-        "order_amount": 10000,
-        "order_lines": ORDER_LINES,
-        "description": "Lamp swapped",
-    }
-
-
-@pytest.mark.parametrize(
-    ("args", "body"),
-    [
-        (("S00042",), {"merchant_reference1": "S00042"}),
-        (
-            ("S00042", "INV/2025/1"),
-            {"merchant_reference1": "S00042", "merchant_reference2": "INV/2025/1"},
-        ),
-    ],
-)
-@responses.activate
-def test_update_merchant_references_patches_them(args, body):
-    responses.patch(f"{ORDERS}/merchant-references", status=204)
-    make_client().update_merchant_references(ORDER_ID, *args, idempotency_key=KEY)
-    assert sent_json(responses.calls[0]) == body
-    assert responses.calls[0].request.headers["Klarna-Idempotency-Key"] == KEY
-
-
-@responses.activate
-def test_add_shipping_info_posts_to_the_capture():
-    responses.post(f"{ORDERS}/captures/cap-1/shipping-info", status=204)
-    make_client().add_shipping_info(ORDER_ID, "cap-1", SHIPPING_INFO, idempotency_key=KEY)
-    assert sent_json(responses.calls[0]) == {"shipping_info": SHIPPING_INFO}
-    assert responses.calls[0].request.headers["Klarna-Idempotency-Key"] == KEY
-
-
 def _amount_calls(client, amount):
     return [
         lambda: client.capture(ORDER_ID, amount, idempotency_key=KEY),
         lambda: client.refund(ORDER_ID, amount, idempotency_key=KEY),
-        lambda: client.update_authorization(ORDER_ID, amount, ORDER_LINES, idempotency_key=KEY),
     ]
 
 
@@ -235,11 +192,6 @@ MUTATIONS = {
     "cancel_order": lambda c, **kw: c.cancel_order(ORDER_ID, **kw),
     "release": lambda c, **kw: c.release_remaining_authorization(ORDER_ID, **kw),
     "extend": lambda c, **kw: c.extend_authorization_time(ORDER_ID, **kw),
-    "update_authorization": lambda c, **kw: c.update_authorization(
-        ORDER_ID, 100, ORDER_LINES, **kw
-    ),
-    "merchant_references": lambda c, **kw: c.update_merchant_references(ORDER_ID, "S1", **kw),
-    "shipping_info": lambda c, **kw: c.add_shipping_info(ORDER_ID, "cap-1", SHIPPING_INFO, **kw),
 }
 
 
@@ -265,11 +217,10 @@ def test_malformed_idempotency_keys_are_refused_before_any_call(name, key):
         lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, shipping_info=[]),
         lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, description=""),
         lambda c: c.refund(ORDER_ID, 100, idempotency_key=KEY, order_lines=["line"]),
-        lambda c: c.update_authorization(ORDER_ID, 100, [], idempotency_key=KEY),
-        lambda c: c.update_merchant_references(ORDER_ID, "", idempotency_key=KEY),
-        lambda c: c.update_merchant_references(ORDER_ID, "S1", 7, idempotency_key=KEY),
-        lambda c: c.add_shipping_info(ORDER_ID, "", SHIPPING_INFO, idempotency_key=KEY),
-        lambda c: c.add_shipping_info(ORDER_ID, "cap-1", {"x": 1}, idempotency_key=KEY),
+        lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, order_lines=[]),
+        lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, shipping_info={"x": 1}),
+        lambda c: c.capture(ORDER_ID, 100, idempotency_key=KEY, reference=7),
+        lambda c: c.refund(ORDER_ID, 100, idempotency_key=KEY, reference="  "),
         lambda c: c.get_order(""),
         lambda c: c.cancel_order(None, idempotency_key=KEY),
     ],

@@ -193,25 +193,6 @@ def test_cancel_authorization_deletes_it():
     assert responses.calls[0].request.method == "DELETE"
 
 
-@responses.activate
-def test_create_customer_token_returns_the_token():
-    payload = {
-        "purchase_country": "SE",
-        "purchase_currency": "SEK",
-        "locale": "sv-SE",
-        "description": "Monthly coffee",
-        "intended_use": "SUBSCRIPTION",
-    }
-    responses.post(
-        f"{API}/payments/v1/authorizations/{TOKEN}/customer-token",
-        json={"token_id": "tok-123", "redirect_url": "https://shop.example/done"},
-        match=[matchers.json_params_matcher(payload)],
-    )
-    token = make_client().create_customer_token(TOKEN, payload)
-    assert (token.token_id, token.redirect_url) == ("tok-123", "https://shop.example/done")
-    assert "tok-123" not in repr(token)
-
-
 @pytest.mark.parametrize("bad_id", ["", "  ", " sess", None, 42])
 @responses.activate
 def test_bad_ids_are_refused_before_any_call(bad_id):
@@ -221,7 +202,6 @@ def test_bad_ids_are_refused_before_any_call(bad_id):
         lambda: client.read_session(bad_id),
         lambda: client.create_order(bad_id, ORDER_PAYLOAD),
         lambda: client.cancel_authorization(bad_id),
-        lambda: client.create_customer_token(bad_id, ORDER_PAYLOAD),
     ):
         with pytest.raises(KlarnaInputError):
             call()

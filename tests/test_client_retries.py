@@ -16,7 +16,6 @@ from test_client_common import (
     make_client,
 )
 
-from klarna.client import BACKOFF_BASE, BACKOFF_CAP
 from klarna.errors import (
     KlarnaAuthError,
     KlarnaConflict,
@@ -25,6 +24,7 @@ from klarna.errors import (
     KlarnaUnavailable,
     KlarnaValidationError,
 )
+from klarna.transport import BACKOFF_BASE, BACKOFF_CAP
 
 UNAVAILABLE = {"error_code": "TEMPORARILY_UNAVAILABLE", "error_messages": ["Try again"]}
 
@@ -77,7 +77,6 @@ def test_keyed_post_is_retried_with_the_same_key_on_every_attempt():
         lambda c: c.create_session(ORDER_PAYLOAD),
         lambda c: c.update_session("sess-1", ORDER_PAYLOAD),
         lambda c: c.create_order("auth-1", ORDER_PAYLOAD),
-        lambda c: c.create_customer_token("auth-1", ORDER_PAYLOAD),
         lambda c: c.create_hpp_session(ORDER_PAYLOAD),
         lambda c: c.cancel_authorization("auth-1"),
     ],

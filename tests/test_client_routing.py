@@ -25,32 +25,34 @@ HOSTS = [
 @pytest.mark.parametrize(("region", "test_mode", "host"), HOSTS)
 @responses.activate
 def test_region_and_mode_pick_the_host(region, test_mode, host):
-    responses.get(f"{host}/hpp/v1/sessions/hpp-1", json={"status": "WAITING"})
+    responses.get(f"{host}/payments/v1/sessions/sess-1", json={"status": "incomplete"})
     client = make_client(region=region, test_mode=test_mode)
-    assert client.read_hpp_session("hpp-1").status == "WAITING"
-    assert responses.calls[0].request.url == f"{host}/hpp/v1/sessions/hpp-1"
+    assert client.read_session("sess-1").status == "incomplete"
+    assert responses.calls[0].request.url == f"{host}/payments/v1/sessions/sess-1"
 
 
 @responses.activate
 def test_base_url_override_wins_and_loses_its_trailing_slash():
-    responses.get("http://localhost:8070/sim/hpp/v1/sessions/hpp-1", json={"status": "WAITING"})
+    responses.get(
+        "http://localhost:8070/sim/payments/v1/sessions/sess-1", json={"status": "incomplete"}
+    )
     client = make_client(region="na", test_mode=False, base_url="http://localhost:8070/sim/")
-    assert client.read_hpp_session("hpp-1").status == "WAITING"
+    assert client.read_session("sess-1").status == "incomplete"
     assert len(responses.calls) == 1
 
 
 @responses.activate
 def test_basic_auth_header_carries_username_and_password():
-    responses.get(f"{API}/hpp/v1/sessions/hpp-1", json={"status": "WAITING"})
-    make_client().read_hpp_session("hpp-1")
+    responses.get(f"{API}/payments/v1/sessions/sess-1", json={"status": "incomplete"})
+    make_client().read_session("sess-1")
     expected = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     assert responses.calls[0].request.headers["Authorization"] == f"Basic {expected}"
 
 
 @responses.activate
 def test_user_agent_names_module_and_odoo_versions():
-    responses.get(f"{API}/hpp/v1/sessions/hpp-1", json={"status": "WAITING"})
-    make_client(odoo_version="18.0").read_hpp_session("hpp-1")
+    responses.get(f"{API}/payments/v1/sessions/sess-1", json={"status": "incomplete"})
+    make_client(odoo_version="18.0").read_session("sess-1")
     agent = responses.calls[0].request.headers["User-Agent"]
     assert agent.startswith(f"payment_klarna/{MODULE_VERSION} (Odoo/18.0) ")
     assert f"requests/{requests.__version__}" in agent
@@ -64,8 +66,8 @@ def test_user_agent_without_odoo_version_has_no_odoo_part():
 
 @responses.activate
 def test_every_call_has_connect_and_read_timeouts():
-    responses.get(f"{API}/hpp/v1/sessions/hpp-1", json={"status": "WAITING"})
-    make_client(connect_timeout=3.0, read_timeout=12.5).read_hpp_session("hpp-1")
+    responses.get(f"{API}/payments/v1/sessions/sess-1", json={"status": "incomplete"})
+    make_client(connect_timeout=3.0, read_timeout=12.5).read_session("sess-1")
     assert responses.calls[0].request.req_kwargs["timeout"] == (3.0, 12.5)
 
 

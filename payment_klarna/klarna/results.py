@@ -60,14 +60,6 @@ class PlacedOrder:
 
 
 @dataclass(frozen=True)
-class CustomerToken:
-    """A customer token for later (recurring) charges."""
-
-    token_id: str = field(repr=False)
-    redirect_url: str | None = field(repr=False)
-
-
-@dataclass(frozen=True)
 class HppSession:
     """A Hosted Payment Page session; send the customer to ``redirect_url``."""
 
@@ -75,17 +67,6 @@ class HppSession:
     redirect_url: str = field(repr=False)
     session_url: str | None
     expires_at: str | None
-
-
-@dataclass(frozen=True)
-class HppSessionStatus:
-    """An HPP session read back: ``WAITING``, ``IN_PROGRESS``, ``COMPLETED``, ``CANCELLED``..."""
-
-    session_id: str
-    status: str
-    authorization_token: str | None = field(repr=False)
-    order_id: str | None
-    raw: dict = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
