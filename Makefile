@@ -1,24 +1,25 @@
-# The README's commands. tools/devenv.py prepares whatever is missing (Odoo 18 source,
-# virtual environment, PostgreSQL role, Chromium) and reads .odoo-ci.yml.
+# The README's commands. `python3 -m tools.devenv` (the package tools/devenv/) prepares
+# whatever is missing (Odoo 18 source, virtual environment, PostgreSQL role, Chromium) and
+# reads .odoo-ci.yml. Run make from the repository's root.
 PYTHON ?= python3
 
 .PHONY: test lint demo wheel bench chaos
 
 test:
-	$(PYTHON) tools/devenv.py test
+	$(PYTHON) -m tools.devenv test
 
 lint:
-	$(PYTHON) tools/devenv.py lint
+	$(PYTHON) -m tools.devenv lint
 
 demo:
-	$(PYTHON) tools/devenv.py demo
+	$(PYTHON) -m tools.devenv demo
 
 wheel:
-	$(PYTHON) tools/devenv.py wheel
+	$(PYTHON) -m tools.devenv wheel
 
 bench:
 	$(PYTHON) bench/webhook_bench.py
 
 # The adversarial suites at full size (tens of minutes); their figures go to bench/CHAOS.md.
 chaos:
-	$(PYTHON) tools/devenv.py chaos
+	$(PYTHON) -m tools.devenv chaos

@@ -23,7 +23,7 @@ The routes run interleaved in rounds whose order rotates; ratios of throughput a
 medians of the rounds' paired ratios, so the VM's drift cancels out. The sender is
 stdlib Python on the same machine (loopback only); its cost is the same for every
 route. Odoo retries after serialization failures are counted from the server log.
-Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with tools/devenv.py when unset),
+Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with ``python3 -m tools.devenv env`` when unset),
 ``BENCH_ADDONS`` (the folder holding payment_klarna; the repository by default),
 ``BENCH_PORT``.
 """
@@ -119,7 +119,8 @@ def odoo_paths():
     if not (python and src):
         found = json.loads(
             run(
-                [sys.executable, str(ROOT / "tools" / "devenv.py"), "env"],
+                [sys.executable, "-m", "tools.devenv", "env"],
+                cwd=ROOT,
                 capture_output=True,
                 text=True,
             ).stdout

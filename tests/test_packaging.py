@@ -1,18 +1,19 @@
 """The wheels merchants install: names, versions, requirements, namespace layout, every file.
 
-Both are built as ``make wheel`` builds them (``devenv.build_wheels``), from a copy of the
-repository so the checkout gets no build debris. ``tools/wheel_check.py`` (run by
-``make test``) installs them into a fresh environment with Odoo 18.
+Both are built as ``make wheel`` builds them (``tools.devenv.provision.build_wheels``), from
+a copy of the repository so the checkout gets no build debris. ``tools/wheel_check.py``
+(run by ``make test``) installs them into a fresh environment with Odoo 18.
 """
 
 import ast
-import importlib.util
 import shutil
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tools.devenv.provision import build_wheels
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("payment_klarna", "payment_klarna_stock")
@@ -27,10 +28,7 @@ def wheels(tmp_path_factory):
     src = tmp_path_factory.mktemp("src") / "repo"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "__pycache__", ".*cache",
                                                              "dist"))  # fmt: skip
-    spec = importlib.util.spec_from_file_location("devenv_copy", src / "tools" / "devenv.py")
-    devenv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(devenv)
-    built = devenv.build_wheels(Path(sys.executable), tmp_path_factory.mktemp("dist"))
+    built = build_wheels(Path(sys.executable), tmp_path_factory.mktemp("dist"), root=src)
     assert not list(src.rglob("*.egg-info")) and not list(src.rglob("build"))
     return dict(zip(ADDONS, built, strict=True))
 

@@ -1,6 +1,6 @@
 """The first-run check: ``make demo`` comes up and a customer pays in Chromium, cleanly.
 
-It starts the real demo (``tools/devenv.py demo``: Odoo and the Klarna simulator) on a
+It starts the real demo (``python3 -m tools.devenv demo``: Odoo and the Klarna simulator) on a
 throwaway database and free ports, then drives headless Chromium through the tour
 ``payment_klarna_demo_checkout``: a guest buys a demo product, pays with Klarna, approves
 in the simulator's widget and waits for the order confirmation page. Unlike test mode,
@@ -33,7 +33,8 @@ import urllib.request
 from pathlib import Path
 
 import websocket
-from devenv import CACHE, free_port
+from devenv.config import CACHE
+from devenv.suites import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = "payment_klarna_demo_checkout"
@@ -168,9 +169,9 @@ class Demo:
         self.log = Path(workdir) / "demo.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "devenv.py"), "demo", "--db", self.db,
+            [sys.executable, "-m", "tools.devenv", "demo", "--db", self.db,
              "--port", str(self.port), "--simulator-port", str(sim_port)],
-            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     def text(self):

@@ -1,6 +1,6 @@
 """Install, uninstall and reinstall payment_klarna on a database with website_sale.
 
-Run by ``tools/devenv.py test`` through ``odoo-bin shell`` (which provides ``env``):
+Run by ``python3 -m tools.devenv test`` through ``odoo-bin shell`` (which provides ``env``):
 module (un)installation commits and reloads the registry, which no test class can
 do inside its rolled-back transaction.  A payment already made with Klarna keeps
 the provider record alive across the uninstall, as it does on a merchant's database.

@@ -8,7 +8,7 @@ fired at the same moment, and exactly one Klarna order must come out of each.
 The race is the normal case, so the server log must stay free of ERROR lines about it
 (serialization failures, "bad query ... FOR UPDATE"): a merchant reads them as failures.
 
-Usage (``tools/devenv.py test`` runs it): race_check.py ODOO_BIN ODOO_CONF DATABASE
+Usage (``python3 -m tools.devenv test`` runs it): race_check.py ODOO_BIN ODOO_CONF DATABASE
 """
 
 import json

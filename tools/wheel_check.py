@@ -21,7 +21,8 @@ import tempfile
 import venv
 from pathlib import Path
 
-from devenv import ADDON, BRIDGE, build_wheels
+from devenv.config import ADDON, BRIDGE
+from devenv.provision import build_wheels
 
 ASK_ODOO = """
 import json

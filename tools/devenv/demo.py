@@ -9,10 +9,11 @@ import base64
 import contextlib
 import secrets
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
+
+from .config import CACHE, ROOT, say
+from .suites import odoo_conf, odoo_env
 
 DB = "klarna_demo"
 SIM_USER, SIM_PASSWORD = "demo_user", "demo_password"  # the simulator's own, not secrets
@@ -72,8 +73,6 @@ def _wait_for(url, seconds=120):
 
 
 def run_demo(vpython, odoo_src, config, pgenv, args):
-    from devenv import CACHE, odoo_conf, odoo_env, say
-
     del config
     db = args.db or DB
     # Another database (the first-run check's throwaway one) gets its own config file.
@@ -104,7 +103,7 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
          "--port", str(args.simulator_port), "--username", SIM_USER, "--password", SIM_PASSWORD,
          "--webhook-url", f"{odoo_url}/klarna/webhook",
          "--signing-key", f"{SIGNING_KEY_ID}={signing_secret}"],
-        cwd=Path(__file__).resolve().parent.parent, env=env,
+        cwd=ROOT, env=env,
     )  # fmt: skip
     odoo = None
     try:
@@ -138,7 +137,3 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-if __name__ == "__main__":
-    sys.exit("run it through `make demo`")

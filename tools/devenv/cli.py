@@ -1,0 +1,198 @@
+"""One entry point for ``make test``, ``make lint`` and ``make demo``.
+
+The command line: each ``make`` target is a command here (``python3 -m tools.devenv
+--help``); a ``SetupError`` ends it with exit status 2 and what to do about it.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import ADDON, CACHE, ROOT, SetupError, read_ci_config, run, say
+from .demo import run_demo
+from .lint import lint
+from .postgres import postgres_env
+from .provision import (
+    build_wheels,
+    ensure_debian_packages,
+    ensure_lint_venv,
+    ensure_venv,
+    find_python,
+    odoo_source,
+)
+from .suites import (
+    SKIP_LINE,
+    adversarial,
+    free_port,
+    odoo_conf,
+    odoo_env,
+    odoo_suite,
+    pure_suite,
+)
+
+
+def cmd_test(args):
+    config = read_ci_config()
+    python = find_python(config["python"])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    odoo_src = odoo_source(config["odoo_series"], python)
+    if odoo_src:
+        ensure_debian_packages(
+            ["libldap2-dev", "libsasl2-dev", "libpq-dev", "chromium", "wkhtmltopdf"]
+        )
+    vpython = ensure_venv(python, odoo_src)
+    lint_ok = lint(ensure_lint_venv(python), config) if not args.no_lint else True
+    pure = pure_suite(vpython)
+    lines = [pure.line("pure suite")]
+    ok = pure.ok and lint_ok
+    suites = []
+    if odoo_src:
+        pgenv, stop = postgres_env(config["postgresql"])
+        try:
+            for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
+                suites.append(res)
+                label = name if name.startswith("adversarial") else f"odoo suite ({name})"
+                lines.append(res.line(label))
+                ok = ok and res.ok
+        finally:
+            if stop:
+                run(stop, check=False)
+    else:
+        lines.append(SKIP_LINE)
+    lines.append(f"lint: {'clean' if lint_ok else 'FAILED'}")
+    passed, failed = pure.passed, pure.failed
+    for res in suites:
+        passed, failed = passed + res.passed, failed + res.failed + res.skipped
+    # Last, alone on its line: the closing summary CI reads.
+    print("\n".join(["", "=" * 60, *lines, "=" * 60, f"total: {passed} passed, {failed} failed"]))
+    return 0 if ok else 1
+
+
+def _prepare_odoo(target, packages):
+    """``.odoo-ci.yml``, the Odoo source and its venv, for a command that needs Odoo.
+
+    :param target: the ``make`` target, named in the error when no Odoo source is found
+    :param packages: the Debian packages the command needs
+    :return: ``(config, odoo_src, vpython)``
+    :raise SetupError: when no Odoo source is found
+    """
+    config = read_ci_config()
+    python = find_python(config["python"])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    odoo_src = odoo_source(config["odoo_series"], python)
+    if not odoo_src:
+        raise SetupError(f"make {target} needs an Odoo 18 source: set ODOO_SRC")
+    ensure_debian_packages(packages)
+    return config, odoo_src, ensure_venv(python, odoo_src)
+
+
+def cmd_chaos(_args):
+    """The adversarial suites at full size on a fresh database; figures to bench/CHAOS.md."""
+    config, odoo_src, vpython = _prepare_odoo(
+        "chaos", ["libldap2-dev", "libsasl2-dev", "libpq-dev"]
+    )
+    pgenv, stop = postgres_env(config["postgresql"])
+    db = f"klarna_chaos_{os.getpid()}"
+    workdir = Path(tempfile.mkdtemp(prefix="klarna-chaos-"))
+    try:
+        env = odoo_env(odoo_src, pgenv)
+        (workdir / "adversarial").mkdir()
+        env["KLARNA_SIMULATOR_SECRETS_FILE"] = str(workdir / "adversarial" / "secrets.txt")
+        conf = odoo_conf(odoo_src, db, pgenv, workdir)
+        addons = ",".join([ADDON, *config["install"]])
+        say(f"chaos: installing {addons} on {db}")
+        with (workdir / "install.log").open("w") as out:
+            run([str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf), "-i", addons,
+                 "--stop-after-init", f"--http-port={free_port()}"],
+                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        say("chaos: the adversarial suites at full size (tens of minutes)")
+        results = adversarial(vpython, odoo_src, conf, db, env, workdir, "full",
+                              report=ROOT / "bench" / "CHAOS.md")  # fmt: skip
+    finally:
+        run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if stop:
+            run(stop, check=False)
+    say("chaos: results in bench/CHAOS.md")
+    return 0 if all(res.ok for res in results.values()) else 1
+
+
+def cmd_lint(_args):
+    config = read_ci_config()
+    python = find_python(config["python"])
+    return 0 if lint(ensure_lint_venv(python), config) else 1
+
+
+def cmd_env(_args):
+    config = read_ci_config()
+    python = find_python(config["python"])
+    odoo_src = odoo_source(config["odoo_series"], python)
+    print(
+        json.dumps(
+            {
+                "odoo_src": str(odoo_src) if odoo_src else None,
+                "venv_python": str(ensure_venv(python, odoo_src)),
+                "cache": str(CACHE),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def cmd_demo(args):
+    config, odoo_src, vpython = _prepare_odoo(
+        "demo", ["libldap2-dev", "libsasl2-dev", "libpq-dev", "wkhtmltopdf"]
+    )
+    pgenv, stop = postgres_env(config["postgresql"])
+    try:
+        return run_demo(vpython, odoo_src, config, pgenv, args)
+    finally:
+        if stop:
+            run(stop, check=False)
+
+
+def cmd_wheel(_args):
+    config = read_ci_config()
+    vpython = ensure_venv(find_python(config["python"]), None)
+    for wheel in build_wheels(vpython, ROOT / "dist"):
+        say(f"wheel: {wheel.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tools.devenv", description=__doc__.splitlines()[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    test = sub.add_parser("test", help="every suite, lint included")
+    test.add_argument("--no-lint", action="store_true")
+    sub.add_parser("lint")
+    sub.add_parser("chaos", help="the adversarial suites at full size, into bench/CHAOS.md")
+    sub.add_parser("env", help="prepare and print the environment")
+    sub.add_parser("wheel", help="build both addons' wheels into dist/")
+    demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
+    demo.add_argument("--port", type=int, default=8069)
+    demo.add_argument("--simulator-port", type=int, default=8099)
+    demo.add_argument("--db", help="default klarna_demo; created on the first run, then reused")
+    args = parser.parse_args(argv)
+    handler = {
+        "test": cmd_test,
+        "lint": cmd_lint,
+        "chaos": cmd_chaos,
+        "env": cmd_env,
+        "demo": cmd_demo,
+        "wheel": cmd_wheel,
+    }
+    try:
+        return handler[args.command](args)
+    except SetupError as exc:
+        print(f"[devenv] error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
