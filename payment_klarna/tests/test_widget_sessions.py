@@ -126,6 +126,18 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.assertIn("result", elsewhere)
         self.assertEqual(self.create.call_count, 3)
 
+    def test_new_sessions_are_bounded_per_ipv6_network(self):
+        # A host holds a whole /64: fresh addresses in it must not each get a new bound.
+        orders = [self._order(30.0 + n) for n in range(3)]
+        with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
+            for number, order in enumerate(orders[:2], start=1):
+                self.assertIn("result", self._open(order, f"2001:db8:7:9::{number}"))
+            refused = self._open(orders[2], "2001:db8:7:9::3")
+            elsewhere = self._open(orders[2], "2001:db8:7:a::1")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertIn("result", elsewhere)
+        self.assertEqual(self.create.call_count, 3)
+
     def test_the_address_bound_is_a_system_parameter(self):
         parameters = self.env["ir.config_parameter"].sudo()
         orders = [self._order(20.0 + n) for n in range(3)]
