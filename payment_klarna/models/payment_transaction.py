@@ -380,8 +380,11 @@ class PaymentTransaction(models.Model):
         """Place the order with the authorization Klarna's session holds.
 
         Where Klarna cannot tell yet (unavailable, nothing authorized so far), the recovery
-        job asks again right away.
+        job asks again right away. Once the order is placed or the payment is over, a
+        repeated return (a reload, a copy of the URL) asks Klarna nothing.
         """
+        if self.klarna_order_id or self.state not in ("draft", "pending"):
+            return
         try:
             session = self.provider_id._klarna_get_client().read_session(self.klarna_session_id)
         except KlarnaError as error:

@@ -844,6 +844,25 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             self.assertEqual(self._hpp_return(urls["success"]).status_code, 303)
         self.assertEqual(create.call_count, 1)
 
+    def test_a_replayed_hosted_page_return_calls_klarna_no_more(self):
+        # The access log holds the signed URL: repeating it must cost no Klarna call and
+        # touch no transaction once the order is placed.
+        tx = self._tx()
+        urls = self._hpp_urls(tx)
+        with (
+            patch.object(
+                KlarnaClient, "read_session", return_value=self._authorized_session()
+            ) as read,
+            patch.object(KlarnaClient, "create_order", return_value=placed()),
+        ):
+            self._hpp_return(urls["success"])
+            self.assertEqual(tx.state, "authorized")
+            next_check = tx.klarna_recovery_next_at
+            for _replay in range(3):
+                self.assertEqual(self._hpp_return(urls["success"]).status_code, 303)
+        self.assertEqual(read.call_count, 1)
+        self.assertEqual(tx.klarna_recovery_next_at, next_check)
+
     def test_hosted_page_keeps_the_token_only_when_klarna_may_take_it_later(self):
         busy, refused = self._tx(reference="busy"), self._tx(reference="refused")
         for tx, error in ((busy, KlarnaUnavailable("503")), (refused, KlarnaNotFound(status=404))):
