@@ -150,9 +150,13 @@ class PaymentTransaction(models.Model):
         """Bind the browser's Klarna session to this transaction with the server's cart.
 
         The session was created when the customer chose Klarna; the cart may have changed
-        since (another tab, a coupon), so it is sent again as Odoo computes it now.
+        since (another tab, a coupon), so it is sent again as Odoo computes it now. Only a
+        payment not yet under way takes a session: a placed or finished one keeps its own,
+        and Klarna is not called.
         """
         self.ensure_one()
+        if self.state != "draft" or self.klarna_order_id:
+            raise UserError(self.env._("Klarna: the payment session is not valid."))
         client = self.provider_id._klarna_get_client()
         try:
             client.update_session(session_id, self._klarna_session_payload())

@@ -657,6 +657,23 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertEqual(result["result"]["state"], "authorized")
         self.assertEqual(tx.state, "authorized")
 
+    def test_a_placed_payment_cannot_be_bound_to_another_session(self):
+        tx = self._tx(state="authorized", klarna_order_id="klarna-order-1")
+        with patch.object(KlarnaClient, "create_session", return_value=session("sess-9")):
+            opened = self._rpc(KlarnaController._session_url, self._payment_link_params())["result"]
+        with patch.object(KlarnaClient, "update_session") as update:
+            result = self._rpc(
+                KlarnaController._prepare_url,
+                {
+                    **self._tx_params(tx),
+                    "session_id": "sess-9",
+                    "session_signature": opened["session_signature"],
+                },
+            )
+        self.assertRegex(result["error"]["data"]["message"], "^Klarna: ")
+        update.assert_not_called()
+        self.assertEqual((tx.klarna_session_id, tx.state), ("sess-1", "authorized"))
+
     def test_forged_session_signature_is_refused(self):
         tx = self._tx()
         with patch.object(KlarnaClient, "update_session") as update:
