@@ -3,8 +3,9 @@
 Decisions:
 
 - Anyone may open the payment form, and each session costs an outbound Klarna call. So an
-  unchanged cart (same provider, same document, same payload hash) reuses its live session
-  and its client token, while Klarna keeps it (48 h) and no order came of it.
+  unchanged cart (same provider, Klarna account and environment, same document, same
+  payload hash) reuses its live session and its client token, while Klarna keeps it (48 h)
+  and no order came of it.
 - New sessions are bounded per cart and per customer address (an IPv6 address by its /64)
   within a window; past the bound the customer reads a clear message and Klarna is not called.
 - The attempt is recorded in its own committed transaction before the call, so calls that
@@ -62,8 +63,16 @@ class PaymentKlarnaSession(models.Model):
         """
         sessions = self.sudo()
         payload = draft_tx._klarna_order_payload()
+        # A session lives in one Klarna account and environment: other credentials (going
+        # live, another merchant) never get it back.
+        account = [
+            provider.state,
+            provider.klarna_region,
+            provider.klarna_base_url,
+            provider.klarna_api_username,
+        ]
         payload_hash = hashlib.sha256(
-            json.dumps(payload, sort_keys=True, default=str).encode()
+            json.dumps([account, payload], sort_keys=True, default=str).encode()
         ).hexdigest()
         now = fields.Datetime.now()
         cart = [("provider_id", "=", provider.id), ("cart_key", "=", cart_key)]

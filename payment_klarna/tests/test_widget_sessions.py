@@ -86,6 +86,15 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.assertNotEqual(second["session_id"], first["session_id"])
         self.assertNotEqual(second["session_signature"], first["session_signature"])
 
+    def test_a_session_of_other_credentials_is_not_reused(self):
+        # Going live (or another Klarna account) makes the playground's sessions useless.
+        first = self._result()["session_id"]
+        self.klarna.klarna_api_username = "another-merchant"
+        second = self._result()["session_id"]
+        self.klarna.state = "enabled"
+        third = self._result()["session_id"]
+        self.assertEqual((first, second, third), ("sess-1", "sess-2", "sess-3"))
+
     def test_a_session_near_its_48_hours_is_not_reused(self):
         self._open()
         stored = self.env["payment.klarna.session"].sudo().search([("session_id", "=", "sess-1")])
