@@ -6,9 +6,9 @@ Decisions:
 - One mechanism for every Klarna route, whoever owns the route: ``_pre_dispatch`` runs
   after the route is matched and before the dispatcher reads the body (JSON-RPC's
   ``get_json_data``, a form, or the route's own ``get_data``).
-- A declared length above the limit is refused unread. A chunked body has no declared
-  length, and Werkzeug 2.x reads it unbounded: it is read here, at most one byte past
-  the limit, and handed on from memory.
+- A declared length above the limit is refused unread. Werkzeug 2.x reads a chunked body
+  unbounded, whatever length it declares ("Chunked" keeps the header believed): it is
+  read here, at most one byte past the limit, and handed on from memory.
 - JSON routes declare their parameters in their route (``klarna_params``); the body is
   checked for depth, envelope and parameter kinds here, so routes never meet malformed
   input. Errors are answers (413, 400, or a JSON-RPC error "Klarna: ..."), never
@@ -74,11 +74,11 @@ class IrHttp(models.AbstractModel):
     def _klarna_bound_body(cls, limit):
         httprequest = request.httprequest
         length = httprequest.content_length
-        if length is None:
-            # Chunked: Odoo's bus reads the raw WSGI environ the same way.
-            environ = httprequest._HTTPRequest__environ
-            if not environ.get("wsgi.input_terminated"):
-                return  # Werkzeug reads no body of unknown, unterminated length
+        # Odoo's bus reads the raw WSGI environ the same way.
+        environ = httprequest._HTTPRequest__environ
+        if (length is None or length <= limit) and environ.get("wsgi.input_terminated"):
+            # Chunked: Werkzeug reads the stream to its end, whatever Content-Length says
+            # (its request ignores that header only for a lowercase "chunked").
             try:
                 body = inbound.read_bounded(environ["wsgi.input"], limit)
             except (OSError, ValueError):
@@ -86,8 +86,8 @@ class IrHttp(models.AbstractModel):
             if body is not None:
                 environ["wsgi.input"] = io.BytesIO(body)
                 return
-        elif length <= limit:
-            return
+        elif length is None or length <= limit:
+            return  # Werkzeug reads no body of unknown, unterminated length, nor past length
         _security_logger.warning(
             "Klarna route %s refused a body over %d bytes from %s",
             httprequest.path,

@@ -3,10 +3,11 @@
 Decisions:
 
 - Anyone may open the payment form, and each session costs an outbound Klarna call. So an
-  unchanged cart (same provider, same document, same payload hash) reuses its live session
-  and its client token, while Klarna keeps it (48 h) and no order came of it.
-- New sessions are bounded per cart and per customer address within a window; past the
-  bound the customer reads a clear message and Klarna is not called.
+  unchanged cart (same provider, Klarna account and environment, same document, same
+  payload hash) reuses its live session and its client token, while Klarna keeps it (48 h)
+  and no order came of it.
+- New sessions are bounded per cart and per customer address (an IPv6 address by its /64)
+  within a window; past the bound the customer reads a clear message and Klarna is not called.
 - The attempt is recorded in its own committed transaction before the call, so calls that
   fail still count against the bounds.
 - The client token is stored encrypted like every secret of the addon, readable by system
@@ -25,6 +26,7 @@ from odoo.tools.misc import hmac as hmac_tool
 from .. import const
 from .. import utils as klarna_utils
 from ..klarna.errors import KlarnaError
+from ..klarna.webhook_guard import sender_network
 from .payment_klarna_operation import journal_env
 
 _logger = logging.getLogger(__name__)
@@ -54,14 +56,23 @@ class PaymentKlarnaSession(models.Model):
         :param provider: the Klarna provider (sudo)
         :param draft_tx: the transaction the cart would become (a new record, not saved)
         :param str cart_key: which document the cart is, e.g. ``sale.order,12``
-        :param str address: the customer's IP address; only its keyed hash is stored
+        :param str address: the customer's IP address; only its network's keyed hash is
+            stored
         :return: ``session_id``, ``client_token`` and ``categories`` for the widget
         :raise UserError: past a bound, or when Klarna refuses the cart
         """
         sessions = self.sudo()
         payload = draft_tx._klarna_order_payload()
+        # A session lives in one Klarna account and environment: other credentials (going
+        # live, another merchant) never get it back.
+        account = [
+            provider.state,
+            provider.klarna_region,
+            provider.klarna_base_url,
+            provider.klarna_api_username,
+        ]
         payload_hash = hashlib.sha256(
-            json.dumps(payload, sort_keys=True, default=str).encode()
+            json.dumps([account, payload], sort_keys=True, default=str).encode()
         ).hexdigest()
         now = fields.Datetime.now()
         cart = [("provider_id", "=", provider.id), ("cart_key", "=", cart_key)]
@@ -76,7 +87,11 @@ class PaymentKlarnaSession(models.Model):
         )
         if live and not live._klarna_taken():
             return live._klarna_widget_values()
-        address_key = hmac_tool(self.env(su=True), "payment_klarna_session_address", address or "")
+        # Per network, as for webhooks: a host holds a whole IPv6 /64 and each fresh
+        # address in it must not get a bound of its own.
+        address_key = hmac_tool(
+            self.env(su=True), "payment_klarna_session_address", sender_network(address or "")
+        )
         since = now - timedelta(minutes=const.SESSION_BOUND_WINDOW_MINUTES)
         recent = [("opened_at", ">=", since)]
         per_cart = const.SESSIONS_PER_CART

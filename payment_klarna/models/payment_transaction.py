@@ -150,9 +150,13 @@ class PaymentTransaction(models.Model):
         """Bind the browser's Klarna session to this transaction with the server's cart.
 
         The session was created when the customer chose Klarna; the cart may have changed
-        since (another tab, a coupon), so it is sent again as Odoo computes it now.
+        since (another tab, a coupon), so it is sent again as Odoo computes it now. Only a
+        payment not yet under way takes a session: a placed or finished one keeps its own,
+        and Klarna is not called.
         """
         self.ensure_one()
+        if self.state != "draft" or self.klarna_order_id:
+            raise UserError(self.env._("Klarna: the payment session is not valid."))
         client = self.provider_id._klarna_get_client()
         try:
             client.update_session(session_id, self._klarna_session_payload())
@@ -378,8 +382,11 @@ class PaymentTransaction(models.Model):
         """Place the order with the authorization Klarna's session holds.
 
         Where Klarna cannot tell yet (unavailable, nothing authorized so far), the recovery
-        job asks again right away.
+        job asks again right away. Once the order is placed or the payment is over, a
+        repeated return (a reload, a copy of the URL) asks Klarna nothing.
         """
+        if self.klarna_order_id or self.state not in ("draft", "pending"):
+            return
         try:
             session = self.provider_id._klarna_get_client().read_session(self.klarna_session_id)
         except KlarnaError as error:

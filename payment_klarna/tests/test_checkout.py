@@ -657,6 +657,23 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertEqual(result["result"]["state"], "authorized")
         self.assertEqual(tx.state, "authorized")
 
+    def test_a_placed_payment_cannot_be_bound_to_another_session(self):
+        tx = self._tx(state="authorized", klarna_order_id="klarna-order-1")
+        with patch.object(KlarnaClient, "create_session", return_value=session("sess-9")):
+            opened = self._rpc(KlarnaController._session_url, self._payment_link_params())["result"]
+        with patch.object(KlarnaClient, "update_session") as update:
+            result = self._rpc(
+                KlarnaController._prepare_url,
+                {
+                    **self._tx_params(tx),
+                    "session_id": "sess-9",
+                    "session_signature": opened["session_signature"],
+                },
+            )
+        self.assertRegex(result["error"]["data"]["message"], "^Klarna: ")
+        update.assert_not_called()
+        self.assertEqual((tx.klarna_session_id, tx.state), ("sess-1", "authorized"))
+
     def test_forged_session_signature_is_refused(self):
         tx = self._tx()
         with patch.object(KlarnaClient, "update_session") as update:
@@ -843,6 +860,25 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             # The same URL again (a reload, or someone who read the access log) does nothing.
             self.assertEqual(self._hpp_return(urls["success"]).status_code, 303)
         self.assertEqual(create.call_count, 1)
+
+    def test_a_replayed_hosted_page_return_calls_klarna_no_more(self):
+        # The access log holds the signed URL: repeating it must cost no Klarna call and
+        # touch no transaction once the order is placed.
+        tx = self._tx()
+        urls = self._hpp_urls(tx)
+        with (
+            patch.object(
+                KlarnaClient, "read_session", return_value=self._authorized_session()
+            ) as read,
+            patch.object(KlarnaClient, "create_order", return_value=placed()),
+        ):
+            self._hpp_return(urls["success"])
+            self.assertEqual(tx.state, "authorized")
+            next_check = tx.klarna_recovery_next_at
+            for _replay in range(3):
+                self.assertEqual(self._hpp_return(urls["success"]).status_code, 303)
+        self.assertEqual(read.call_count, 1)
+        self.assertEqual(tx.klarna_recovery_next_at, next_check)
 
     def test_hosted_page_keeps_the_token_only_when_klarna_may_take_it_later(self):
         busy, refused = self._tx(reference="busy"), self._tx(reference="refused")

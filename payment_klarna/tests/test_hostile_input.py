@@ -1,10 +1,12 @@
 """Klarna's routes against malformed and oversized input: a clear 4xx, nothing changed,
 no traceback in the server log."""
 
+import http.client
 import json
 import logging
 import uuid
 from unittest.mock import patch
+from urllib.parse import urlsplit
 
 from odoo.tests import tagged
 
@@ -214,6 +216,35 @@ class TestHostileInput(KlarnaCheckoutCommon, PaymentHttpCommon):
                     self.assertEqual(response.json(), {"error": "body_too_large"})
         self._assert_unchanged()
         self.assertEqual(self.env["payment.klarna.event"].search_count([]), webhook_events)
+
+    def test_a_chunked_body_is_bounded_whatever_length_it_declares(self):
+        # Werkzeug's server dechunks "Chunked" and reads it to its end, while its request
+        # believes the Content-Length, which only lowercase "chunked" makes it ignore.
+        for path, limit in (
+            (KlarnaController._cancel_url, const.ROUTES_MAX_BYTES),
+            (KlarnaController._webhook_url, DEFAULT_MAX_BYTES),
+        ):
+            payload = b'{"params": {"reference": "' + b"x" * limit + b'"}}'
+            url = urlsplit(self._build_url(path))
+            connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            self.addCleanup(connection.close)
+            connection.putrequest("POST", url.path)
+            for header, value in (
+                ("Content-Type", "application/json"),
+                ("Content-Length", "2"),
+                ("Transfer-Encoding", "Chunked"),
+            ):
+                connection.putheader(header, value)
+            connection.endheaders()
+            for start in range(0, len(payload), 4096):
+                part = payload[start : start + 4096]
+                connection.send(b"%x\r\n%s\r\n" % (len(part), part))
+            connection.send(b"0\r\n\r\n")
+            with self.subTest(path=path):
+                response = connection.getresponse()
+                self.assertEqual(response.status, 413)
+                self.assertEqual(json.loads(response.read()), {"error": "body_too_large"})
+        self._assert_unchanged()
 
     def test_a_small_chunked_body_is_served(self):
         body = json.dumps({"jsonrpc": "2.0", "params": {**self.tx_params, "declined": True}})

@@ -86,6 +86,15 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.assertNotEqual(second["session_id"], first["session_id"])
         self.assertNotEqual(second["session_signature"], first["session_signature"])
 
+    def test_a_session_of_other_credentials_is_not_reused(self):
+        # Going live (or another Klarna account) makes the playground's sessions useless.
+        first = self._result()["session_id"]
+        self.klarna.klarna_api_username = "another-merchant"
+        second = self._result()["session_id"]
+        self.klarna.state = "enabled"
+        third = self._result()["session_id"]
+        self.assertEqual((first, second, third), ("sess-1", "sess-2", "sess-3"))
+
     def test_a_session_near_its_48_hours_is_not_reused(self):
         self._open()
         stored = self.env["payment.klarna.session"].sudo().search([("session_id", "=", "sess-1")])
@@ -122,6 +131,18 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
             self.assertIn("result", self._open(orders[1], "198.51.100.7"))
             refused = self._open(orders[2], "198.51.100.7")
             elsewhere = self._open(orders[2], "203.0.113.9")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertIn("result", elsewhere)
+        self.assertEqual(self.create.call_count, 3)
+
+    def test_new_sessions_are_bounded_per_ipv6_network(self):
+        # A host holds a whole /64: fresh addresses in it must not each get a new bound.
+        orders = [self._order(30.0 + n) for n in range(3)]
+        with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
+            for number, order in enumerate(orders[:2], start=1):
+                self.assertIn("result", self._open(order, f"2001:db8:7:9::{number}"))
+            refused = self._open(orders[2], "2001:db8:7:9::3")
+            elsewhere = self._open(orders[2], "2001:db8:7:a::1")
         self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
         self.assertIn("result", elsewhere)
         self.assertEqual(self.create.call_count, 3)
