@@ -85,7 +85,7 @@ env.cr.commit()
 """
 RECOVER = """
 tx = env["payment.transaction"].browse({tx_id})
-tx._klarna_store_authorization({token!r})  # as the authorization callback does
+tx._klarna_record_callback_authorization({token!r})  # as the authorization callback does
 env.cr.commit()
 env["payment.transaction"]._cron_klarna_recover_authorizations()
 env.cr.commit()
@@ -96,6 +96,9 @@ env.cr.commit()
 """
 REPAIR = """
 import json
+# The killed runs counted their attempts and set the retry time: let that time pass.
+env.cr.execute("UPDATE payment_klarna_event SET next_attempt_at = now() AT TIME ZONE 'UTC' "
+               "WHERE state = 'pending'")
 env["payment.klarna.event"]._cron_process()
 env.cr.commit()
 env.cr.execute("UPDATE payment_klarna_operation SET create_date = create_date - interval "
@@ -255,6 +258,12 @@ def crash_inbox(odoo, sim, tx, event_id):
     """Kill the inbox worker while it processes the event, INBOX_KILLS times."""
     path = f"/ordermanagement/v1/orders/{tx['order_id']}"
     for kill in range(1, INBOX_KILLS + 1):
+        # The killed run counted its attempt and set the retry time: let that time pass.
+        odoo.execute(
+            "UPDATE payment_klarna_event SET next_attempt_at = now() AT TIME ZONE 'UTC' "
+            "WHERE event_id = %s",
+            event_id,
+        )
         rule = sim.faults.add("hang", method="GET", path=path)
         proc = odoo.spawn_shell(INBOX)
         try:

@@ -193,6 +193,11 @@ class Odoo:
             cr.execute(sql, args)
             return cr.fetchall()
 
+    def execute(self, sql, *args):
+        """Run one statement and commit it, for the next Odoo process to see."""
+        with contextlib.closing(self.connect()) as conn, conn, conn.cursor() as cr:
+            cr.execute(sql, args)
+
     def tracebacks(self):
         """Tracebacks the server logged (each one a request or a job that blew up)."""
         if not self.server_log.exists():

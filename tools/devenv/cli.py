@@ -32,6 +32,7 @@ from .suites import (
     odoo_conf,
     odoo_env,
     odoo_suite,
+    order_management_faults,
     pure_suite,
 )
 
@@ -111,8 +112,20 @@ def cmd_chaos(_args):
                  "--stop-after-init", f"--http-port={free_port()}"],
                 env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         say("chaos: the adversarial suites at full size (tens of minutes)")
+        report = ROOT / "bench" / "CHAOS.md"
         results = adversarial(vpython, odoo_src, conf, db, env, workdir, "full",
-                              report=ROOT / "bench" / "CHAOS.md")  # fmt: skip
+                              report=report)  # fmt: skip
+        say("chaos: the order-management faults suite at full size")
+        faults, figures = order_management_faults(vpython, odoo_src, conf, env, workdir, "full")
+        results["order-management faults"] = faults
+        report.write_text(
+            report.read_text() + "\n## Order-management faults (an Odoo test, full size)\n\n"
+            "- Command: `KLARNA_CHAOS_SIZE=full odoo-bin -c <conf> --test-tags "
+            "/payment_klarna:TestOrderManagementFaults --stop-after-init` (the same test runs "
+            "at CI size, 200 operations, in `make test`)\n"
+            f"- Result: {faults.passed} passed, {faults.failed} failed\n"
+            f"- Figures: {figures or 'none logged'}\n"
+        )
     finally:
         run(["dropdb", "--if-exists", db], env=pgenv, check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -244,6 +244,23 @@ def adversarial(vpython, odoo_src, conf, db, env, workdir, size, report=None):
     }
 
 
+def order_management_faults(vpython, odoo_src, conf, env, workdir, size):
+    """Issue 13's order-management faults suite, an Odoo test, at ``size`` (``make chaos``):
+    its result and the summary line it logs."""
+    log = workdir / "order-management-faults.log"
+    with log.open("w") as out:
+        proc = run(
+            [str(vpython), str(odoo_src / "odoo-bin"), "-c", str(conf),
+             "--test-tags", "/payment_klarna:TestOrderManagementFaults", "--stop-after-init",
+             f"--http-port={free_port()}"],
+            env={**env, "KLARNA_CHAOS_SIZE": size}, stdout=out, stderr=subprocess.STDOUT,
+            check=False,
+        )  # fmt: skip
+    marker = "order-management faults: "
+    lines = [line for line in log.read_text(errors="replace").splitlines() if marker in line]
+    return _odoo_log_result(log, proc.returncode), lines[-1].split(marker, 1)[1] if lines else ""
+
+
 def _odoo_log_result(log, returncode):
     """Read Odoo's own test summary; skipped tours count as failures here."""
     text = log.read_text(errors="replace")
