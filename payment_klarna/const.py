@@ -83,6 +83,11 @@ SESSION_BOUND_WINDOW_MINUTES = 60
 SESSIONS_PER_CART = 10
 SESSIONS_PER_ADDRESS = 60
 SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"
+# The prepare and authorize routes' Klarna calls (a session update, an order placement) are
+# bounded the same way: per widget session (per transaction without one) and per address,
+# each kind on its own, in the same window and with the same address bound.
+PREPARES_PER_SESSION = 10
+AUTHORIZATIONS_PER_SESSION = 10
 
 # Authorizations and their recovery job (see README, "Checkout"). Klarna Payments sessions
 # live SESSION_LIFETIME_HOURS and an authorization token 60 minutes; the job looks at a

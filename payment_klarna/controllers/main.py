@@ -76,7 +76,7 @@ class KlarnaController(http.Controller):
         if not inbound.same_secret(self._klarna_sign_session(session_id), session_signature):
             raise ValidationError(request.env._("Klarna: the payment session is not valid."))
         tx_sudo = self._klarna_get_tx(reference, access_token)
-        tx_sudo._klarna_attach_session(session_id)
+        tx_sudo._klarna_attach_session(session_id, request.httprequest.remote_addr)
         return {"payment_method_category": tx_sudo.klarna_payment_category}
 
     @http.route(
@@ -85,7 +85,7 @@ class KlarnaController(http.Controller):
     def klarna_authorize(self, reference, access_token, authorization_token):
         """Place the Klarna order for the customer's authorization (server-side cart)."""
         tx_sudo = self._klarna_get_tx(reference, access_token)
-        tx_sudo._klarna_authorize(authorization_token, "browser")
+        tx_sudo._klarna_authorize(authorization_token, "browser", request.httprequest.remote_addr)
         return {"state": tx_sudo.state}
 
     @http.route(_cancel_url, type="json", auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS)

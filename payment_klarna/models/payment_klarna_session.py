@@ -10,6 +10,10 @@ Decisions:
   within a window; past the bound the customer reads a clear message and Klarna is not called.
 - The attempt is recorded in its own committed transaction before the call, so calls that
   fail still count against the bounds.
+- The same bounds, in the same window, serve every Klarna call an anonymous browser makes
+  happen: the prepare route's session update and the authorize route's order placement are
+  recorded here too (``kind``), each counted on its own, per widget session and per address
+  (see ``_klarna_count_call``).
 - The client token is stored encrypted like every secret of the addon, readable by system
   administrators only; the address only as a keyed hash. Neither is ever logged.
 """
@@ -40,7 +44,25 @@ class PaymentKlarnaSession(models.Model):
     provider_id = fields.Many2one(
         comodel_name="payment.provider", required=True, ondelete="cascade", index=True
     )
-    cart_key = fields.Char(required=True, index=True, help="The document the widget pays.")
+    kind = fields.Selection(
+        selection=[
+            ("session", "New session"),
+            ("prepare", "Session update"),
+            ("authorize", "Order placement"),
+        ],
+        required=True,
+        default="session",
+        help="Which Klarna call the browser made happen; each kind has its own bounds.",
+    )
+    transaction_id = fields.Many2one(
+        comodel_name="payment.transaction", ondelete="cascade", index="btree_not_null"
+    )
+    cart_key = fields.Char(
+        required=True,
+        index=True,
+        help="The document the widget pays; for a session update or an order placement, the "
+        "widget session (the transaction's reference without one).",
+    )
     payload_hash = fields.Char(required=True, help="SHA-256 of the cart as sent to Klarna.")
     address_key = fields.Char(index=True, help="Keyed hash of the customer's address.")
     opened_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
@@ -63,22 +85,13 @@ class PaymentKlarnaSession(models.Model):
         """
         sessions = self.sudo()
         payload = draft_tx._klarna_order_payload()
-        # A session lives in one Klarna account and environment: other credentials (going
-        # live, another merchant) never get it back.
-        account = [
-            provider.state,
-            provider.klarna_region,
-            provider.klarna_base_url,
-            provider.klarna_api_username,
-        ]
-        payload_hash = hashlib.sha256(
-            json.dumps([account, payload], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        payload_hash = self._klarna_payload_hash(provider, payload)
         now = fields.Datetime.now()
-        cart = [("provider_id", "=", provider.id), ("cart_key", "=", cart_key)]
         live = sessions.search(
             [
-                *cart,
+                ("kind", "=", "session"),
+                ("provider_id", "=", provider.id),
+                ("cart_key", "=", cart_key),
                 ("payload_hash", "=", payload_hash),
                 ("session_id", "!=", False),
                 ("expires_at", ">", now + timedelta(hours=const.SESSION_REUSE_MARGIN_HOURS)),
@@ -87,42 +100,9 @@ class PaymentKlarnaSession(models.Model):
         )
         if live and not live._klarna_taken():
             return live._klarna_widget_values()
-        # Per network, as for webhooks: a host holds a whole IPv6 /64 and each fresh
-        # address in it must not get a bound of its own.
-        address_key = hmac_tool(
-            self.env(su=True), "payment_klarna_session_address", sender_network(address or "")
+        attempt = self._klarna_count_call(
+            provider, "session", cart_key, address, const.SESSIONS_PER_CART, payload_hash
         )
-        since = now - timedelta(minutes=const.SESSION_BOUND_WINDOW_MINUTES)
-        recent = [("opened_at", ">=", since)]
-        per_cart = const.SESSIONS_PER_CART
-        per_address = self._klarna_sessions_per_address()
-        by_address = [("address_key", "=", address_key), *recent]
-        if (
-            sessions.search_count([*cart, *recent], limit=per_cart) >= per_cart
-            or sessions.search_count(by_address, limit=per_address) >= per_address
-        ):
-            _logger.warning("Klarna widget session for %s refused: too many new ones", cart_key)
-            raise UserError(
-                self.env._(
-                    "Klarna: too many payment attempts in a short time. Wait a few minutes, "
-                    "then reload the page."
-                )
-            )
-        with journal_env(self.env) as env:
-            attempt_id = (
-                env[self._name]
-                .sudo()
-                .create(
-                    {
-                        "provider_id": provider.id,
-                        "cart_key": cart_key,
-                        "payload_hash": payload_hash,
-                        "address_key": address_key,
-                        "opened_at": now,
-                    }
-                )
-                .id
-            )
         try:
             session = provider._klarna_get_client().create_session(payload)
         except KlarnaError as error:
@@ -130,7 +110,7 @@ class PaymentKlarnaSession(models.Model):
                 self.env._("Klarna: the payment option could not be prepared: %s", error)
             ) from error
         with journal_env(self.env) as env:
-            opened = env[self._name].sudo().browse(attempt_id)
+            opened = attempt.with_env(env).sudo()
             opened.write(
                 {
                     "session_id": session.session_id,
@@ -143,6 +123,84 @@ class PaymentKlarnaSession(models.Model):
             )
             _logger.info("Klarna widget session %s opened for %s", session.session_id, cart_key)
             return opened._klarna_widget_values()
+
+    @api.model
+    def _klarna_payload_hash(self, provider, payload):
+        """What a Klarna call carries, with the Klarna account and environment it goes to.
+
+        A session lives in one account and environment: other credentials (going live,
+        another merchant) never get it back, nor count as unchanged.
+        """
+        account = [
+            provider.state,
+            provider.klarna_region,
+            provider.klarna_base_url,
+            provider.klarna_api_username,
+        ]
+        return hashlib.sha256(
+            json.dumps([account, payload], sort_keys=True, default=str).encode()
+        ).hexdigest()
+
+    @api.model
+    def _klarna_count_call(self, provider, kind, key, address, per_key, payload_hash, tx=None):
+        """Record one Klarna call an anonymous browser makes happen, within the bounds.
+
+        The bounds count the calls of the same kind in the last window: ``per_key`` for the
+        key, the address bound for the customer's network (an IPv6 address by its /64, as
+        for webhooks: a host holds a whole /64 and each fresh address in it must not get a
+        bound of its own). The record is committed before the caller calls Klarna, so a
+        failed call counts too.
+
+        :param provider: the Klarna provider
+        :param str kind: ``session``, ``prepare`` or ``authorize``
+        :param str key: what the bound is per: the cart, or the widget session
+        :param str address: the customer's IP address; only its network's keyed hash is
+            stored
+        :param int per_key: the bound per key
+        :param str payload_hash: what the call sends (see ``_klarna_payload_hash``)
+        :param tx: the transaction the call is for, if any
+        :return: the recorded attempt, in this environment
+        :raise UserError: past a bound: the caller must not call Klarna
+        """
+        sessions = self.sudo()
+        address_key = hmac_tool(
+            self.env(su=True), "payment_klarna_session_address", sender_network(address or "")
+        )
+        now = fields.Datetime.now()
+        since = now - timedelta(minutes=const.SESSION_BOUND_WINDOW_MINUTES)
+        recent = [("kind", "=", kind), ("opened_at", ">=", since)]
+        by_key = [("provider_id", "=", provider.id), ("cart_key", "=", key), *recent]
+        by_address = [("address_key", "=", address_key), *recent]
+        per_address = self._klarna_sessions_per_address()
+        if (
+            sessions.search_count(by_key, limit=per_key) >= per_key
+            or sessions.search_count(by_address, limit=per_address) >= per_address
+        ):
+            _logger.warning("Klarna %s call for %s refused: too many", kind, key)
+            raise UserError(
+                self.env._(
+                    "Klarna: too many payment attempts in a short time. Wait a few minutes, "
+                    "then reload the page."
+                )
+            )
+        with journal_env(self.env) as env:
+            attempt_id = (
+                env[self._name]
+                .sudo()
+                .create(
+                    {
+                        "kind": kind,
+                        "provider_id": provider.id,
+                        "transaction_id": tx.id if tx else False,
+                        "cart_key": key,
+                        "payload_hash": payload_hash,
+                        "address_key": address_key,
+                        "opened_at": now,
+                    }
+                )
+                .id
+            )
+        return sessions.browse(attempt_id)
 
     @api.model
     def _klarna_sessions_per_address(self):

@@ -146,17 +146,53 @@ class PaymentTransaction(models.Model):
         }
         return payload
 
-    def _klarna_attach_session(self, session_id):
+    def _klarna_attach_session(self, session_id, address=None):
         """Bind the browser's Klarna session to this transaction with the server's cart.
 
         The session was created when the customer chose Klarna; the cart may have changed
         since (another tab, a coupon), so it is sent again as Odoo computes it now. Only a
         payment not yet under way takes a session: a placed or finished one keeps its own,
         and Klarna is not called.
+
+        A repeated prepare of the same session on this transaction is answered without
+        calling Klarna only when nothing changed since the last update that went through:
+        the transaction still holds that session, the cart as Odoo computes it now (with
+        the Klarna account) hashes the same, and that update was the transaction's latest
+        attempt. Klarna's session then holds this very cart and the callback URL whose token
+        this transaction still stores (its success is written in the same database
+        transaction as the token). Any change, another session in between, or a failed or
+        refused attempt since (Klarna may have applied it) makes a new call, within the
+        bounds: per widget session (anyone can create draft transactions, so not per
+        transaction) and per address (see payment.klarna.session).
+
+        :param str session_id: the widget's session, signed by the session route
+        :param str address: the customer's IP address
+        :raise UserError: the payment is under way, past a bound, or Klarna refused
         """
         self.ensure_one()
         if self.state != "draft" or self.klarna_order_id:
             raise UserError(self.env._("Klarna: the payment session is not valid."))
+        sessions = self.env["payment.klarna.session"].sudo()
+        payload_hash = sessions._klarna_payload_hash(self.provider_id, self._klarna_order_payload())
+        last = sessions.search(
+            [("kind", "=", "prepare"), ("transaction_id", "=", self.id)], order="id desc", limit=1
+        )
+        if (
+            self.klarna_session_id == session_id
+            and last.cart_key == session_id
+            and last.session_id == session_id
+            and last.payload_hash == payload_hash
+        ):
+            return
+        attempt = sessions._klarna_count_call(
+            self.provider_id,
+            "prepare",
+            session_id,
+            address,
+            const.PREPARES_PER_SESSION,
+            payload_hash,
+            tx=self,
+        )
         client = self.provider_id._klarna_get_client()
         try:
             client.update_session(session_id, self._klarna_session_payload())
@@ -167,6 +203,7 @@ class PaymentTransaction(models.Model):
         except KlarnaError as error:
             raise UserError(self.env._("Klarna: the payment could not start: %s", error)) from error
         self._klarna_bind_session(session_id)
+        attempt.session_id = session_id
 
     def _klarna_bind_session(self, session_id):
         """Remember the session; the recovery job looks at it once the customer had time."""
@@ -302,17 +339,34 @@ class PaymentTransaction(models.Model):
         )
         return True
 
-    def _klarna_authorize(self, authorization_token, source):
+    def _klarna_authorize(self, authorization_token, source, address=None):
         """Place the order for an authorization the customer just gave.
 
         When Klarna is unavailable, the token is kept and the recovery job places the order
-        soon. A token Klarna refuses is never kept, so nothing retries a dead one.
+        soon. A token Klarna refuses is never kept, so nothing retries a dead one. A token
+        from an anonymous browser (``address`` given) may be anything well-formed, so each
+        order placement it asks for counts against the bounds per widget session (the
+        transaction's reference without one) and per address (see payment.klarna.session);
+        a customer who retries after an outage stays far below them.
 
         :param str authorization_token: the token from Klarna's widget or session.
         :param str source: who brought it, for the state message and the log.
+        :param str address: the browser's IP address, when a browser brought the token.
         :raise ValidationError: the token is malformed, or Klarna refused it.
+        :raise UserError: past a bound; Klarna was not called.
         """
         self._klarna_check_authorization_token(authorization_token)
+        if address is not None and self.state in ("draft", "pending") and not self.klarna_order_id:
+            sessions = self.env["payment.klarna.session"].sudo()
+            sessions._klarna_count_call(
+                self.provider_id,
+                "authorize",
+                self.klarna_session_id or self.reference,
+                address,
+                const.AUTHORIZATIONS_PER_SESSION,
+                sessions._klarna_payload_hash(self.provider_id, self._klarna_order_payload()),
+                tx=self,
+            )
         try:
             self._klarna_place_order(authorization_token, source)
         except KlarnaError as error:

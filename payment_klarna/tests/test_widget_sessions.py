@@ -1,18 +1,26 @@
 """The widget's Klarna sessions: reused for an unchanged cart, bounded per cart and address."""
 
 import json
+import uuid
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import config
+from odoo.tools.misc import hmac as hmac_tool
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
 from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.controllers.main import KlarnaController
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
-from odoo.addons.payment_klarna.klarna.results import PaymentMethodCategory, PaymentSession
+from odoo.addons.payment_klarna.klarna.errors import KlarnaNotFound, KlarnaUnavailable
+from odoo.addons.payment_klarna.klarna.results import (
+    PaymentMethodCategory,
+    PaymentSession,
+    PlacedOrder,
+)
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
 
@@ -171,3 +179,148 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         output = "\n".join(logs.output)
         self.assertNotIn("client-token-1", output)
         self.assertNotIn("198.51.100.7", output)
+
+
+@tagged("post_install", "-at_install")
+class TestBrowserCallBounds(KlarnaCommon, PaymentHttpCommon):
+    """The prepare and authorize routes: each Klarna call they make for an anonymous browser
+    counts against the same bounds as new sessions (issue 13, defect 10)."""
+
+    def setUp(self):
+        super().setUp()
+        self.update = self.startPatcher(patch.object(KlarnaClient, "update_session"))
+        self.place = self.startPatcher(
+            patch.object(KlarnaClient, "create_order", side_effect=KlarnaUnavailable("down"))
+        )
+        self.made = 0
+
+    def _draft(self):
+        self.made += 1
+        return self._create_transaction("direct", reference=f"KB-{self.made}")
+
+    def _call(self, url, tx, address="198.51.100.7", **params):
+        body = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"reference": tx.reference, "access_token": tx._klarna_access_token()}
+            | params,
+        }
+        headers = {"X-Forwarded-For": address, "X-Forwarded-Host": "shop.example"}
+        with patch.dict(config.options, {"proxy_mode": True}):
+            return self.opener.post(self._build_url(url), json=body, headers=headers).json()
+
+    def _prepare(self, tx, session_id="sess-1", address="198.51.100.7"):
+        signature = hmac_tool(self.env(su=True), "payment_klarna_session", session_id)
+        return self._call(
+            KlarnaController._prepare_url,
+            tx,
+            address,
+            session_id=session_id,
+            session_signature=signature,
+        )
+
+    def _authorize(self, tx, address="198.51.100.7"):
+        return self._call(
+            KlarnaController._authorize_url, tx, address, authorization_token=str(uuid.uuid4())
+        )
+
+    def test_a_repeated_prepare_of_an_unchanged_cart_calls_klarna_once(self):
+        tx = self._draft()
+        self.assertIn("result", self._prepare(tx))
+        callback = tx.sudo().klarna_callback_token_hash
+        for _attempt in range(3):
+            self.assertIn("result", self._prepare(tx))
+        self.assertEqual(self.update.call_count, 1)
+        # Klarna's session still calls back with the token it was given.
+        self.assertEqual(tx.sudo().klarna_callback_token_hash, callback)
+
+    def test_a_prepare_after_the_cart_changed_calls_klarna_again(self):
+        tx = self._draft()
+        self._prepare(tx)
+        tx.amount += 10
+        self.assertIn("result", self._prepare(tx))
+        self._prepare(tx, "sess-2")
+        self._prepare(tx, "sess-1")
+        amounts = [call.args[1]["order_amount"] for call in self.update.call_args_list]
+        self.assertEqual(len(amounts), 4)
+        self.assertNotEqual(amounts[1], amounts[0])
+
+    def test_prepares_are_bounded_per_widget_session(self):
+        # Anyone can create draft transactions: the bound is the session's, not the
+        # transaction's.
+        with patch.object(const, "PREPARES_PER_SESSION", 3):
+            for _attempt in range(3):
+                self.assertIn("result", self._prepare(self._draft()))
+            refused_tx = self._draft()
+            refused = self._prepare(refused_tx)
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertEqual(self.update.call_count, 3)
+        self.assertFalse(refused_tx.klarna_session_id)
+        self.assertFalse(refused_tx.sudo().klarna_callback_token_hash)
+
+    def test_prepares_are_bounded_per_address(self):
+        with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
+            for number in range(2):
+                self.assertIn("result", self._prepare(self._draft(), f"sess-{number}"))
+            refused = self._prepare(self._draft(), "sess-9")
+            elsewhere = self._prepare(self._draft(), "sess-9", "203.0.113.9")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertIn("result", elsewhere)
+        self.assertEqual(self.update.call_count, 3)
+
+    def test_authorizations_with_fresh_tokens_are_bounded_per_session(self):
+        # Klarna unavailable: the route keeps the transaction draft and queues the token,
+        # so each new token would make one more call.
+        tx = self._draft()
+        tx.klarna_session_id = "sess-1"
+        with patch.object(const, "AUTHORIZATIONS_PER_SESSION", 3):
+            for _attempt in range(3):
+                self.assertEqual(self._authorize(tx)["result"], {"state": "draft"})
+            refused = self._authorize(tx)
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertEqual(self.place.call_count, 3)
+
+    def test_authorizations_are_bounded_per_address(self):
+        with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
+            for _attempt in range(2):
+                self.assertIn("result", self._authorize(self._draft()))
+            refused = self._authorize(self._draft())
+            elsewhere = self._authorize(self._draft(), "203.0.113.9")
+        self.assertRegex(refused["error"]["data"]["message"], "^Klarna: too many")
+        self.assertIn("result", elsewhere)
+        self.assertEqual(self.place.call_count, 3)
+
+    def test_refused_fake_tokens_count_and_change_nothing(self):
+        # Klarna's 404 is not retryable: the route raises, and its transaction is rolled
+        # back. The attempt is committed apart (journal_env), which a test cursor cannot
+        # show over HTTP: call the model as the route does, without a savepoint.
+        tx = self._draft()
+        tx.klarna_session_id = "sess-1"
+        self.place.side_effect = KlarnaNotFound("no such authorization")
+        messages = []
+        with patch.object(const, "AUTHORIZATIONS_PER_SESSION", 3):
+            for _attempt in range(5):
+                try:
+                    tx._klarna_authorize(str(uuid.uuid4()), "browser", "198.51.100.7")
+                except (UserError, ValidationError) as error:
+                    messages.append(error.args[0])
+        self.assertEqual(self.place.call_count, 3)
+        self.assertEqual(len(messages), 5)
+        self.assertRegex(messages[-1], "^Klarna: too many")
+        self.assertEqual(tx.state, "draft")
+        self.assertFalse(tx.sudo().klarna_authorization_token)
+
+    def test_a_declined_customer_pays_again_and_a_retry_after_an_outage_goes_through(self):
+        with patch.object(const, "PREPARES_PER_SESSION", 2):
+            declined = self._draft()
+            self._prepare(declined)
+            declined._set_canceled()
+            again = self._draft()
+            self.assertIn("result", self._prepare(again))
+            self.assertEqual(self._authorize(again)["result"], {"state": "draft"})
+            self.place.side_effect = None
+            self.place.return_value = PlacedOrder("klarna-order-1", "ACCEPTED", None, None)
+            self.assertNotEqual(self._authorize(again)["result"], {"state": "draft"})
+        self.assertEqual(again.klarna_order_id, "klarna-order-1")
+        self.assertEqual(self.update.call_count, 2)
