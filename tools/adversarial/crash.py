@@ -155,6 +155,28 @@ def _kill(proc):
     proc.wait()
 
 
+def _kill_at_pause(odoo, rule, script, unreached, paused_problem=lambda: None):
+    """Run ``script`` until it hangs at the fault ``rule``, check the pause, kill -9 it there.
+
+    :param str unreached: the problem when the script never reaches the rule
+    :param paused_problem: what is wrong with the paused state, or None
+    :return: a problem or None
+    """
+    proc = odoo.spawn_shell(script)
+    try:
+        if not rule.reached.wait(PAUSE_TIMEOUT):
+            return unreached
+        problem = paused_problem()
+        if problem:
+            return problem
+        _kill(proc)
+    finally:
+        rule.release()
+        if proc.poll() is None:
+            _kill(proc)
+    return None
+
+
 def crash_operation(odoo, sim, tx, kind, step):
     """Pause a capture or refund at ``step``, verify the pause, kill -9: a problem or None."""
     endpoint, prefix, call = OPERATIONS[kind]
@@ -164,21 +186,17 @@ def crash_operation(odoo, sim, tx, kind, step):
         rule = sim.faults.add(
             "hang", method="POST", path=path, when="before" if step == "intent" else "after"
         )
-        proc = odoo.spawn_shell(script)
-        try:
-            if not rule.reached.wait(PAUSE_TIMEOUT):
-                return f"{kind} {step}: the call never reached Klarna"
+
+        def paused_problem():
             done = len(getattr(sim.state.orders[tx["order_id"]], endpoint))
-            expected = int(step == "applied")
             states = _operation_states(odoo, tx["id"], kind)
-            if states != ["intent"] or done != expected:
+            if states != ["intent"] or done != int(step == "applied"):
                 return f"{kind} {step}: paused with operations {states}, {done} {endpoint}"
-            _kill(proc)
-        finally:
-            rule.release()
-            if proc.poll() is None:
-                _kill(proc)
-        return None
+            return None
+
+        return _kill_at_pause(
+            odoo, rule, script, f"{kind} {step}: the call never reached Klarna", paused_problem
+        )
     # committed: a conflicting uncommitted row makes the child's insert wait.
     holder = odoo.connect()
     holder.autocommit = False
@@ -227,19 +245,20 @@ def _lock_waiters(odoo, holder):
 def crash_recovery(odoo, sim, tx, step):
     path = f"/payments/v1/authorizations/{tx['token']}/order"
     rule = sim.faults.add("hang", method="POST", path=path, when=step)
-    proc = odoo.spawn_shell(RECOVER.format(tx_id=tx["id"], token=tx["token"]))
-    try:
-        if not rule.reached.wait(PAUSE_TIMEOUT):
-            return f"recovery {step}: the order call never reached Klarna"
+
+    def paused_problem():
         placed = [o for o in sim.state.orders.values() if o.merchant_reference1 == tx["reference"]]
         if len(placed) != (step == "after"):
             return f"recovery {step}: paused with {len(placed)} Klarna orders"
-        _kill(proc)
-    finally:
-        rule.release()
-        if proc.poll() is None:
-            _kill(proc)
-    return None
+        return None
+
+    return _kill_at_pause(
+        odoo,
+        rule,
+        RECOVER.format(tx_id=tx["id"], token=tx["token"]),
+        f"recovery {step}: the order call never reached Klarna",
+        paused_problem,
+    )
 
 
 def expected(name):
@@ -265,15 +284,11 @@ def crash_inbox(odoo, sim, tx, event_id):
             event_id,
         )
         rule = sim.faults.add("hang", method="GET", path=path)
-        proc = odoo.spawn_shell(INBOX)
-        try:
-            if not rule.reached.wait(PAUSE_TIMEOUT):
-                return f"inbox kill {kill}: the worker never read the order"
-            _kill(proc)
-        finally:
-            rule.release()
-            if proc.poll() is None:
-                _kill(proc)
+        problem = _kill_at_pause(
+            odoo, rule, INBOX, f"inbox kill {kill}: the worker never read the order"
+        )
+        if problem:
+            return problem
     state, attempts = odoo.query(
         "SELECT state, attempts FROM payment_klarna_event WHERE event_id = %s", event_id
     )[0]
