@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from klarna_simulator import Simulator
 
-from .harness import MARKER, PROVIDER_SETUP, SIM_USER, Odoo
+from .harness import MARKER, PROVIDER_SETUP, SIM_USER, TRANSACTION_SETUP, Odoo
 
 AMOUNT_MINOR = 1000  # each crashed capture or refund
 ORDER_MINOR = 4999
@@ -41,26 +41,15 @@ INBOX_KILLS = 2
 
 SETUP = (
     PROVIDER_SETUP
+    + TRANSACTION_SETUP
     + """
-import json, urllib.request
 from odoo import fields
 method = env.ref("payment.payment_method_klarna")
-client = provider._klarna_get_client()
 rows = {{}}
 for name in {names!r}:
-    tx = env["payment.transaction"].create({{
-        "provider_id": provider.id, "payment_method_id": method.id,
-        "reference": "crash-%s-%d" % (name, partner.id), "amount": 49.99,
-        "currency_id": env.ref("base.EUR").id, "partner_id": partner.id,
-        "operation": "online_direct",
-    }})
-    session = client.create_session(tx._klarna_order_payload())
+    tx, session = klarna_transaction("crash-%s-%d" % (name, partner.id), method)
     tx._klarna_attach_session(session.session_id)
-    approve = urllib.request.Request(
-        "{sim_url}/_sim/sessions/%s/authorize" % session.session_id, data=b"{{}}",
-        headers={{"Content-Type": "application/json"}},
-    )
-    token = json.load(urllib.request.urlopen(approve))["authorization_token"]
+    token = approve(session.session_id)
     if not name.startswith("recovery"):
         tx._klarna_place_order(token, "crash setup")
     if name.startswith("refund"):
@@ -348,21 +337,14 @@ def run(odoo_bin, conf, db, size, log_dir, secrets):
     failures = []
     try:
         with Simulator(SIM_USER, password, secrets_file=str(secrets.path)) as sim:
-            txs = odoo.shell(
-                SETUP.format(
-                    user=SIM_USER,
-                    password=password,
-                    sim_url=sim.url,
-                    odoo_url=odoo.url,
-                    key_id="crash-key",
-                    signing_secret=f"crash-whsec-{uuid.uuid4().hex}",
-                    email="ada.crash@example.com",
-                    phone="+49 30 5550166",
-                    street="Absturzallee 9",
-                    names=names,
-                    event_id=event_id,
-                    marker=MARKER,
-                )
+            txs = odoo.setup(
+                SETUP,
+                sim,
+                password,
+                ("crash-key", f"crash-whsec-{uuid.uuid4().hex}"),
+                ("ada.crash@example.com", "+49 30 5550166", "Absturzallee 9"),
+                names=names,
+                event_id=event_id,
             )
             # These steps touch different transactions: they crash side by side.
             with ThreadPoolExecutor(len(steps)) as pool:
