@@ -13,12 +13,6 @@ AUTH = ("sim_user", "sim_pass")
 SESSIONS = "/payments/v1/sessions"
 
 
-@pytest.fixture
-def sim():
-    with Simulator(*AUTH, port=0, retry_delay=0.01) as simulator:
-        yield simulator
-
-
 def _create_in_background(sim):
     answers = []
 

@@ -10,12 +10,6 @@ AUTH = ("sim_user", "sim_pass")
 SESSIONS = "/payments/v1/sessions"
 
 
-@pytest.fixture
-def sim():
-    with Simulator(*AUTH, port=0, retry_delay=0.01) as simulator:
-        yield simulator
-
-
 def create(sim, **headers):
     return requests.post(
         f"{sim.url}{SESSIONS}", json=sample_cart(), auth=AUTH, headers=headers, timeout=5

@@ -39,3 +39,19 @@ class KlarnaCommon(PaymentCommon):
             },
         )
         cls.provider = cls.klarna
+
+    def _eur_order(self, price):
+        """A sale order of one untaxed product at ``price``, in euros."""
+        product = self.env["product.product"].create(
+            {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
+        )
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "EUR", "currency_id": self.currency_euro.id}
+        )
+        return self.env["sale.order"].create(
+            {
+                "partner_id": self.partner.id,
+                "pricelist_id": pricelist.id,
+                "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
+            }
+        )

@@ -383,21 +383,11 @@ class CommittedRowsCase(TransactionCase):
         env.cr.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
         env.cr.commit()
 
-
-@tagged("post_install", "-at_install")
-class TestRecoveryCronCommits(CommittedRowsCase):
-    def test_orders_placed_before_a_crash_stay_placed(self):
+    def _committed_txs(self, partner_values, tx_values):
+        """Klarna transactions of a new German partner, committed, deleted after the test."""
         setup = self._env()
-        now = fields.Datetime.now()
         partner = setup["res.partner"].create(
-            {
-                "name": "Carla Crash",
-                "email": "carla.crash@example.com",
-                "street": "Hauptstrasse 5",
-                "zip": "10115",
-                "city": "Berlin",
-                "country_id": setup.ref("base.de").id,
-            }
+            {**partner_values, "country_id": setup.ref("base.de").id}
         )
         txs = setup["payment.transaction"].create(
             [
@@ -408,6 +398,31 @@ class TestRecoveryCronCommits(CommittedRowsCase):
                     "currency_id": setup.ref("base.EUR").id,
                     "partner_id": partner.id,
                     "operation": "online_direct",
+                    **values,
+                }
+                for values in tx_values
+            ]
+        )
+        setup.cr.commit()
+        self.addCleanup(self._delete, "res_partner", partner.ids)
+        self.addCleanup(self._delete, "payment_transaction", txs.ids)
+        return txs
+
+
+@tagged("post_install", "-at_install")
+class TestRecoveryCronCommits(CommittedRowsCase):
+    def test_orders_placed_before_a_crash_stay_placed(self):
+        now = fields.Datetime.now()
+        txs = self._committed_txs(
+            {
+                "name": "Carla Crash",
+                "email": "carla.crash@example.com",
+                "street": "Hauptstrasse 5",
+                "zip": "10115",
+                "city": "Berlin",
+            },
+            [
+                {
                     "reference": f"KLARNA-CRASH-{uuid.uuid4().hex[:8]}-{number}",
                     "klarna_session_id": f"sess-crash-{number}",
                     "klarna_authorization_token": token,
@@ -415,11 +430,8 @@ class TestRecoveryCronCommits(CommittedRowsCase):
                     "klarna_recovery_next_at": now - timedelta(minutes=2 - number),
                 }
                 for number, token in enumerate((TOKEN, TOKEN_2))
-            ]
+            ],
         )
-        setup.cr.commit()
-        self.addCleanup(self._delete, "res_partner", partner.ids)
-        self.addCleanup(self._delete, "payment_transaction", txs.ids)
         client = MagicMock()
         client.create_order.side_effect = [placed(order_id=f"ord-{uuid.uuid4()}"), WorkerKilled()]
         worker = self._env()
@@ -441,25 +453,15 @@ class TestRecoveryCronCommits(CommittedRowsCase):
 @tagged("post_install", "-at_install")
 class TestCallbackLock(CommittedRowsCase):
     def test_callback_waits_briefly_for_a_busy_transaction_then_says_so(self):
-        setup = self._env()
-        partner = setup["res.partner"].create(
-            {"name": "Lou Lock", "country_id": setup.ref("base.de").id}
+        tx = self._committed_txs(
+            {"name": "Lou Lock"},
+            [
+                {
+                    "reference": f"KLARNA-BUSY-{uuid.uuid4().hex[:8]}",
+                    "klarna_session_id": "sess-busy",
+                }
+            ],
         )
-        tx = setup["payment.transaction"].create(
-            {
-                "provider_id": setup.ref("payment_klarna.payment_provider_klarna").id,
-                "payment_method_id": setup.ref("payment.payment_method_klarna").id,
-                "amount": 11.11,
-                "currency_id": setup.ref("base.EUR").id,
-                "partner_id": partner.id,
-                "operation": "online_direct",
-                "reference": f"KLARNA-BUSY-{uuid.uuid4().hex[:8]}",
-                "klarna_session_id": "sess-busy",
-            }
-        )
-        setup.cr.commit()
-        self.addCleanup(self._delete, "res_partner", partner.ids)
-        self.addCleanup(self._delete, "payment_transaction", tx.ids)
         staff = self._env()
         staff.cr.execute("SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE", [tx.id])
         callback = self._env()
@@ -555,21 +557,6 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             "transaction_route": route,
             "access_token": access_token,
         }
-
-    def _eur_order(self, price):
-        product = self.env["product.product"].create(
-            {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
-        )
-        pricelist = self.env["product.pricelist"].create(
-            {"name": "EUR", "currency_id": self.currency_euro.id}
-        )
-        return self.env["sale.order"].create(
-            {
-                "partner_id": self.partner.id,
-                "pricelist_id": pricelist.id,
-                "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
-            }
-        )
 
     def test_session_for_a_portal_invoice_uses_the_invoice(self):
         invoice = self.env["account.move"].create(

@@ -41,22 +41,7 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.create = self.startPatcher(
             patch.object(KlarnaClient, "create_session", autospec=True, side_effect=create_session)
         )
-        self.order = self._order(100.0)
-
-    def _order(self, price):
-        product = self.env["product.product"].create(
-            {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
-        )
-        pricelist = self.env["product.pricelist"].create(
-            {"name": "EUR", "currency_id": self.currency_euro.id}
-        )
-        return self.env["sale.order"].create(
-            {
-                "partner_id": self.partner.id,
-                "pricelist_id": pricelist.id,
-                "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
-            }
-        )
+        self.order = self._eur_order(100.0)
 
     def _open(self, order=None, address=None):
         order = order or self.order
@@ -133,7 +118,7 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         self.assertEqual(self.create.call_count, 3)
 
     def test_new_sessions_are_bounded_per_address(self):
-        orders = [self._order(10.0 + n) for n in range(3)]
+        orders = [self._eur_order(10.0 + n) for n in range(3)]
         with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
             self.assertIn("result", self._open(orders[0], "198.51.100.7"))
             self.assertIn("result", self._open(orders[1], "198.51.100.7"))
@@ -145,7 +130,7 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
 
     def test_new_sessions_are_bounded_per_ipv6_network(self):
         # A host holds a whole /64: fresh addresses in it must not each get a new bound.
-        orders = [self._order(30.0 + n) for n in range(3)]
+        orders = [self._eur_order(30.0 + n) for n in range(3)]
         with patch.object(const, "SESSIONS_PER_ADDRESS", 2):
             for number, order in enumerate(orders[:2], start=1):
                 self.assertIn("result", self._open(order, f"2001:db8:7:9::{number}"))
@@ -157,7 +142,7 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
 
     def test_the_address_bound_is_a_system_parameter(self):
         parameters = self.env["ir.config_parameter"].sudo()
-        orders = [self._order(20.0 + n) for n in range(3)]
+        orders = [self._eur_order(20.0 + n) for n in range(3)]
         for value in ("2", "junk", "0"):
             parameters.set_param(const.SESSIONS_PER_ADDRESS_PARAM, value)
             with self.subTest(value=value):

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from klarna_simulator import Simulator
 
-from .harness import MARKER, PROVIDER_SETUP, SIM_USER, Odoo
+from .harness import MARKER, PROVIDER_SETUP, SIM_USER, TRANSACTION_SETUP, Odoo
 
 AMOUNT_MINOR = 1000  # each crashed capture or refund
 ORDER_MINOR = 4999
@@ -41,26 +41,15 @@ INBOX_KILLS = 2
 
 SETUP = (
     PROVIDER_SETUP
+    + TRANSACTION_SETUP
     + """
-import json, urllib.request
 from odoo import fields
 method = env.ref("payment.payment_method_klarna")
-client = provider._klarna_get_client()
 rows = {{}}
 for name in {names!r}:
-    tx = env["payment.transaction"].create({{
-        "provider_id": provider.id, "payment_method_id": method.id,
-        "reference": "crash-%s-%d" % (name, partner.id), "amount": 49.99,
-        "currency_id": env.ref("base.EUR").id, "partner_id": partner.id,
-        "operation": "online_direct",
-    }})
-    session = client.create_session(tx._klarna_order_payload())
+    tx, session = klarna_transaction("crash-%s-%d" % (name, partner.id), method)
     tx._klarna_attach_session(session.session_id)
-    approve = urllib.request.Request(
-        "{sim_url}/_sim/sessions/%s/authorize" % session.session_id, data=b"{{}}",
-        headers={{"Content-Type": "application/json"}},
-    )
-    token = json.load(urllib.request.urlopen(approve))["authorization_token"]
+    token = approve(session.session_id)
     if not name.startswith("recovery"):
         tx._klarna_place_order(token, "crash setup")
     if name.startswith("refund"):
@@ -155,6 +144,28 @@ def _kill(proc):
     proc.wait()
 
 
+def _kill_at_pause(odoo, rule, script, unreached, paused_problem=lambda: None):
+    """Run ``script`` until it hangs at the fault ``rule``, check the pause, kill -9 it there.
+
+    :param str unreached: the problem when the script never reaches the rule
+    :param paused_problem: what is wrong with the paused state, or None
+    :return: a problem or None
+    """
+    proc = odoo.spawn_shell(script)
+    try:
+        if not rule.reached.wait(PAUSE_TIMEOUT):
+            return unreached
+        problem = paused_problem()
+        if problem:
+            return problem
+        _kill(proc)
+    finally:
+        rule.release()
+        if proc.poll() is None:
+            _kill(proc)
+    return None
+
+
 def crash_operation(odoo, sim, tx, kind, step):
     """Pause a capture or refund at ``step``, verify the pause, kill -9: a problem or None."""
     endpoint, prefix, call = OPERATIONS[kind]
@@ -164,21 +175,17 @@ def crash_operation(odoo, sim, tx, kind, step):
         rule = sim.faults.add(
             "hang", method="POST", path=path, when="before" if step == "intent" else "after"
         )
-        proc = odoo.spawn_shell(script)
-        try:
-            if not rule.reached.wait(PAUSE_TIMEOUT):
-                return f"{kind} {step}: the call never reached Klarna"
+
+        def paused_problem():
             done = len(getattr(sim.state.orders[tx["order_id"]], endpoint))
-            expected = int(step == "applied")
             states = _operation_states(odoo, tx["id"], kind)
-            if states != ["intent"] or done != expected:
+            if states != ["intent"] or done != int(step == "applied"):
                 return f"{kind} {step}: paused with operations {states}, {done} {endpoint}"
-            _kill(proc)
-        finally:
-            rule.release()
-            if proc.poll() is None:
-                _kill(proc)
-        return None
+            return None
+
+        return _kill_at_pause(
+            odoo, rule, script, f"{kind} {step}: the call never reached Klarna", paused_problem
+        )
     # committed: a conflicting uncommitted row makes the child's insert wait.
     holder = odoo.connect()
     holder.autocommit = False
@@ -227,19 +234,20 @@ def _lock_waiters(odoo, holder):
 def crash_recovery(odoo, sim, tx, step):
     path = f"/payments/v1/authorizations/{tx['token']}/order"
     rule = sim.faults.add("hang", method="POST", path=path, when=step)
-    proc = odoo.spawn_shell(RECOVER.format(tx_id=tx["id"], token=tx["token"]))
-    try:
-        if not rule.reached.wait(PAUSE_TIMEOUT):
-            return f"recovery {step}: the order call never reached Klarna"
+
+    def paused_problem():
         placed = [o for o in sim.state.orders.values() if o.merchant_reference1 == tx["reference"]]
         if len(placed) != (step == "after"):
             return f"recovery {step}: paused with {len(placed)} Klarna orders"
-        _kill(proc)
-    finally:
-        rule.release()
-        if proc.poll() is None:
-            _kill(proc)
-    return None
+        return None
+
+    return _kill_at_pause(
+        odoo,
+        rule,
+        RECOVER.format(tx_id=tx["id"], token=tx["token"]),
+        f"recovery {step}: the order call never reached Klarna",
+        paused_problem,
+    )
 
 
 def expected(name):
@@ -265,15 +273,11 @@ def crash_inbox(odoo, sim, tx, event_id):
             event_id,
         )
         rule = sim.faults.add("hang", method="GET", path=path)
-        proc = odoo.spawn_shell(INBOX)
-        try:
-            if not rule.reached.wait(PAUSE_TIMEOUT):
-                return f"inbox kill {kill}: the worker never read the order"
-            _kill(proc)
-        finally:
-            rule.release()
-            if proc.poll() is None:
-                _kill(proc)
+        problem = _kill_at_pause(
+            odoo, rule, INBOX, f"inbox kill {kill}: the worker never read the order"
+        )
+        if problem:
+            return problem
     state, attempts = odoo.query(
         "SELECT state, attempts FROM payment_klarna_event WHERE event_id = %s", event_id
     )[0]
@@ -333,21 +337,14 @@ def run(odoo_bin, conf, db, size, log_dir, secrets):
     failures = []
     try:
         with Simulator(SIM_USER, password, secrets_file=str(secrets.path)) as sim:
-            txs = odoo.shell(
-                SETUP.format(
-                    user=SIM_USER,
-                    password=password,
-                    sim_url=sim.url,
-                    odoo_url=odoo.url,
-                    key_id="crash-key",
-                    signing_secret=f"crash-whsec-{uuid.uuid4().hex}",
-                    email="ada.crash@example.com",
-                    phone="+49 30 5550166",
-                    street="Absturzallee 9",
-                    names=names,
-                    event_id=event_id,
-                    marker=MARKER,
-                )
+            txs = odoo.setup(
+                SETUP,
+                sim,
+                password,
+                ("crash-key", f"crash-whsec-{uuid.uuid4().hex}"),
+                ("ada.crash@example.com", "+49 30 5550166", "Absturzallee 9"),
+                names=names,
+                event_id=event_id,
             )
             # These steps touch different transactions: they crash side by side.
             with ThreadPoolExecutor(len(steps)) as pool:

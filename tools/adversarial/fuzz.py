@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 from klarna_simulator import Simulator
 from klarna_simulator.signing import signature_headers
 
-from .harness import MARKER, PROVIDER_SETUP, SIM_USER, STOP, Odoo
+from .harness import PROVIDER_SETUP, SIM_USER, STOP, TRANSACTION_SETUP, Odoo
 
 SENDERS = 4
 BATCH = 50
@@ -45,32 +45,21 @@ JSON_ROUTES = {
 
 SETUP = (
     PROVIDER_SETUP
+    + TRANSACTION_SETUP
     + """
-import json, urllib.request
 from odoo.tools.misc import hmac as hmac_tool
 product = env["product.product"].create({{"name": "Fuzz Lamp", "list_price": 49.99}})
 order = env["sale.order"].create({{
     "partner_id": partner.id, "order_line": [(0, 0, {{"product_id": product.id}})],
 }})
 order._portal_ensure_token()
-client = provider._klarna_get_client()
 method = env.ref("payment.payment_method_klarna")
 rows = []
 for number in range({drafts} + 1):
-    tx = env["payment.transaction"].create({{
-        "provider_id": provider.id, "payment_method_id": method.id,
-        "reference": "fuzz-%d-%d" % (number, partner.id), "amount": 49.99,
-        "currency_id": env.ref("base.EUR").id, "partner_id": partner.id,
-        "operation": "online_direct",
-    }})
-    session = client.create_session(tx._klarna_order_payload())
+    tx, session = klarna_transaction("fuzz-%d-%d" % (number, partner.id), method)
     tx._klarna_attach_session(session.session_id)
     if number == {drafts}:  # the last one is authorized: a Klarna order exists
-        approve = urllib.request.Request(
-            "{sim_url}/_sim/sessions/%s/authorize" % session.session_id, data=b"{{}}",
-            headers={{"Content-Type": "application/json"}},
-        )
-        token = json.load(urllib.request.urlopen(approve))["authorization_token"]
+        token = approve(session.session_id)
         tx._klarna_place_order(token, "fuzz setup")
     signature = hmac_tool(env(su=True), "payment_klarna_session", session.session_id)
     returns = {{status: tx._klarna_return_signature(status)
@@ -591,20 +580,13 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
     checked = passed = 0
     try:
         with Simulator(SIM_USER, password, secrets_file=str(secrets.path)) as sim:
-            fixtures = odoo.shell(
-                SETUP.format(
-                    user=SIM_USER,
-                    password=password,
-                    sim_url=sim.url,
-                    odoo_url=odoo.url,
-                    key_id=key_id,
-                    signing_secret=signing_secret,
-                    email="ada.fuzz@example.com",
-                    phone="+49 30 5550142",
-                    street="Fuzzgasse 42",
-                    drafts=DRAFTS,
-                    marker=MARKER,
-                )
+            fixtures = odoo.setup(
+                SETUP,
+                sim,
+                password,
+                (key_id, signing_secret),
+                ("ada.fuzz@example.com", "+49 30 5550142", "Fuzzgasse 42"),
+                drafts=DRAFTS,
             )
             for tx in fixtures["txs"]:
                 secrets.add(tx["access_token"], tx["signature"])

@@ -45,6 +45,31 @@ partner = env["res.partner"].create({{
     "zip": "10115", "city": "Berlin", "country_id": env.ref("base.de").id,
 }})
 """
+# After PROVIDER_SETUP: the partner's transactions, their Klarna sessions and approvals.
+TRANSACTION_SETUP = """
+import json, urllib.request
+client = provider._klarna_get_client()
+
+
+# A draft 49.99 EUR transaction of the partner and a new Klarna session for it.
+def klarna_transaction(reference, method):
+    tx = env["payment.transaction"].create({{
+        "provider_id": provider.id, "payment_method_id": method.id,
+        "reference": reference, "amount": 49.99,
+        "currency_id": env.ref("base.EUR").id, "partner_id": partner.id,
+        "operation": "online_direct",
+    }})
+    return tx, client.create_session(tx._klarna_order_payload())
+
+
+# The customer approves the session in the simulator: Klarna's authorization token.
+def approve(session_id, body=b"{{}}"):
+    request = urllib.request.Request(
+        "{sim_url}/_sim/sessions/%s/authorize" % session_id, data=body,
+        headers={{"Content-Type": "application/json"}},
+    )
+    return json.load(urllib.request.urlopen(request))["authorization_token"]
+"""
 
 
 def free_port():
@@ -115,6 +140,31 @@ class Odoo:
                 f"{self.suite}: the Odoo shell failed, see {log}:\n{proc.stderr[-3000:]}"
             )
         return result_of(proc.stdout)
+
+    def setup(self, script, sim, password, signing_key, customer, timeout=900, **values):
+        """Run a suite's ``script`` (PROVIDER_SETUP first) against ``sim``: what it printed.
+
+        :param tuple signing_key: the webhook signing key's id and secret
+        :param tuple customer: the partner's email, phone and street
+        :param values: the script's own placeholders
+        """
+        (key_id, signing_secret), (email, phone, street) = signing_key, customer
+        return self.shell(
+            script.format(
+                user=SIM_USER,
+                password=password,
+                sim_url=sim.url,
+                odoo_url=self.url,
+                key_id=key_id,
+                signing_secret=signing_secret,
+                email=email,
+                phone=phone,
+                street=street,
+                marker=MARKER,
+                **values,
+            ),
+            timeout=timeout,
+        )
 
     def spawn_shell(self, script):
         """An ``odoo-bin shell`` running ``script`` in the background (a worker to kill)."""

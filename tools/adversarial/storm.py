@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from klarna_simulator import Simulator
 from klarna_simulator.signing import signature_headers
 
-from .harness import MARKER, PROVIDER_SETUP, SIM_USER, Odoo
+from .harness import PROVIDER_SETUP, SIM_USER, TRANSACTION_SETUP, Odoo
 
 SENDERS = 4
 DUPLICATE_SHARE = 0.3
@@ -37,28 +37,18 @@ PAYNOW_EVENTS = {"paynow_paid": ("UNPAID", "PAID"), "paynow_closed": ("UNPAID", 
 
 SETUP = (
     PROVIDER_SETUP
+    + TRANSACTION_SETUP
     + """
-import json, urllib.request
 methods = {{"pay_now": env.ref("payment.payment_method_klarna_paynow"),
             "pay_later": env.ref("payment.payment_method_klarna")}}
-client = provider._klarna_get_client()
 rows = []
 for number, kind in enumerate({kinds!r}):
     category = "pay_later" if kind == "order" else "pay_now"
-    tx = env["payment.transaction"].create({{
-        "provider_id": provider.id, "payment_method_id": methods[category].id,
-        "reference": "storm-%d-%d" % (number, partner.id), "amount": 49.99,
-        "currency_id": env.ref("base.EUR").id, "partner_id": partner.id,
-        "operation": "online_direct",
-    }})
-    session = client.create_session(tx._klarna_order_payload())
+    tx, session = klarna_transaction("storm-%d-%d" % (number, partner.id), methods[category])
     tx.write({{"klarna_session_id": session.session_id, "klarna_payment_category": category}})
-    approve = urllib.request.Request(
-        "{sim_url}/_sim/sessions/%s/authorize" % session.session_id,
-        data=json.dumps({{"payment_method_category": category}}).encode(),
-        headers={{"Content-Type": "application/json"}},
+    token = approve(
+        session.session_id, json.dumps({{"payment_method_category": category}}).encode()
     )
-    token = json.load(urllib.request.urlopen(approve))["authorization_token"]
     tx._klarna_place_order(token, "storm setup")
     rows.append([tx.reference, tx.klarna_order_id, kind, tx.state])
 env.cr.commit()
@@ -254,21 +244,14 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
     try:
         with Simulator(SIM_USER, password, secrets_file=str(secrets.path)) as sim:
             kinds = plan(size)
-            rows = odoo.shell(
-                SETUP.format(
-                    user=SIM_USER,
-                    password=password,
-                    sim_url=sim.url,
-                    odoo_url=odoo.url,
-                    key_id=key_id,
-                    signing_secret=signing_secret,
-                    email="ada.storm@example.com",
-                    phone="+49 30 5550199",
-                    street="Sturmweg 13",
-                    kinds=kinds,
-                    marker=MARKER,
-                ),
+            rows = odoo.setup(
+                SETUP,
+                sim,
+                password,
+                (key_id, signing_secret),
+                ("ada.storm@example.com", "+49 30 5550199", "Sturmweg 13"),
                 timeout=3600,
+                kinds=kinds,
             )
             secrets.add("ada.storm@example.com", "+49 30 5550199", "Sturmweg 13")
             setup_problems = [

@@ -1,11 +1,9 @@
 import { registry } from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
 
-export function upToKlarna() {
+// From the filled-in address to Klarna's page: the steps every Klarna checkout tour takes.
+export function payWithKlarna() {
     return [
-        ...tourUtils.addToCart({ productName: "Klarna Tour Chair" }),
-        tourUtils.goToCart(),
-        tourUtils.goToCheckout(),
         tourUtils.confirmOrder(),
         {
             content: "Choose Klarna",
@@ -17,6 +15,15 @@ export function upToKlarna() {
             trigger: ".klarna-sim-widget[data-klarna-sim-category='pay_later']",
         },
         tourUtils.pay(),
+    ];
+}
+
+export function upToKlarna() {
+    return [
+        ...tourUtils.addToCart({ productName: "Klarna Tour Chair" }),
+        tourUtils.goToCart(),
+        tourUtils.goToCheckout(),
+        ...payWithKlarna(),
     ];
 }
 

@@ -1,5 +1,6 @@
 import { registry } from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
+import { payWithKlarna } from "./klarna_checkout";
 
 // The demo shop's customer journey (tools/demo_check.py runs it against `make demo`): a guest
 // buys a demo product, pays with Klarna in the simulator's widget and lands on the order
@@ -44,17 +45,7 @@ registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
             trigger: "#save_address",
             run: "click",
         },
-        tourUtils.confirmOrder(),
-        {
-            content: "Choose Klarna",
-            trigger: 'input[name="o_payment_radio"][data-payment-method-code="klarna"]',
-            run: "click",
-        },
-        {
-            content: "Klarna's widget shows the offer",
-            trigger: ".klarna-sim-widget[data-klarna-sim-category='pay_later']",
-        },
-        tourUtils.pay(),
+        ...payWithKlarna(),
         {
             content: "Approve in Klarna",
             trigger: "#klarna-sim-approve",
