@@ -177,6 +177,17 @@ class Demo:
     def text(self):
         return self.log.read_text(errors="replace")
 
+    def warm_up(self):
+        """Render the shop and its asset bundles once, one request at a time, before the
+        customer comes: a browser asks for them in parallel, and CPython 3.11.7 can fail
+        parsing in parallel threads ("AST constructor recursion depth mismatch"), a fault
+        of the interpreter, not of the payment being checked."""
+        with urllib.request.urlopen(f"{self.url}/shop", timeout=300) as answer:  # noqa: S310
+            page = answer.read().decode(errors="replace")
+        for path in dict.fromkeys(re.findall(r'(?:href|src)="(/web/assets/[^"]+)"', page)):
+            with urllib.request.urlopen(f"{self.url}{path}", timeout=300) as answer:  # noqa: S310
+                answer.read()
+
     def wait_ready(self, seconds):
         deadline = time.monotonic() + seconds
         while "Demo shop:" not in self.text():
@@ -280,6 +291,7 @@ def main(argv=None):
     start = end = None
     try:
         demo.wait_ready(1800)  # the first run creates the database
+        demo.warm_up()
         start = len(demo.text())
         browser = Chromium(workdir / "chromium")
         pay_as_customer(browser, demo.url, args.screenshots)
