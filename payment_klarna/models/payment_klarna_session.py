@@ -54,9 +54,10 @@ class PaymentKlarnaSession(models.Model):
         default="session",
         help="Which Klarna call the browser made happen; each kind has its own bounds.",
     )
-    transaction_id = fields.Many2one(
-        comodel_name="payment.transaction", ondelete="cascade", index="btree_not_null"
-    )
+    # The id only, no foreign key: the attempt is committed on its own before the call,
+    # possibly while the transaction is still uncommitted in the caller's (a shell, a
+    # checkout creating and binding it in one request).
+    transaction_id = fields.Integer(string="Transaction ID", index=True)
     cart_key = fields.Char(
         required=True,
         index=True,
@@ -191,7 +192,7 @@ class PaymentKlarnaSession(models.Model):
                     {
                         "kind": kind,
                         "provider_id": provider.id,
-                        "transaction_id": tx.id if tx else False,
+                        "transaction_id": tx.id if tx else 0,
                         "cart_key": key,
                         "payload_hash": payload_hash,
                         "address_key": address_key,
