@@ -55,23 +55,23 @@ SESSION_ROUTE_PARAMS = {
     "provider_id": "any",
     "payment_method_code": "text",
     "transaction_route": "text",
-    "access_token": "text?",
+    "access_token": "secret?",
     "amount": "number?",
     "currency_id": "id?",
     "partner_id": "id?",
 }
 PREPARE_ROUTE_PARAMS = {
     "reference": "text",
-    "access_token": "text",
+    "access_token": "secret",
     "session_id": "text",
-    "session_signature": "text",
+    "session_signature": "secret",
 }
 AUTHORIZE_ROUTE_PARAMS = {
     "reference": "text",
-    "access_token": "text",
+    "access_token": "secret",
     "authorization_token": "text",
 }
-CANCEL_ROUTE_PARAMS = {"reference": "text", "access_token": "text", "declined": "flag?"}
+CANCEL_ROUTE_PARAMS = {"reference": "text", "access_token": "secret", "declined": "flag?"}
 # The widget's Klarna sessions (payment.klarna.session): Klarna keeps a session 48 hours;
 # an unchanged cart reuses its session while at least the margin is left. New sessions
 # (outbound calls) are bounded per cart and per customer address within the window; the

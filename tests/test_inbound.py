@@ -132,3 +132,10 @@ def test_is_text_refuses_what_sql_or_utf8_cannot_hold(value, ok):
 )
 def test_same_secret_is_false_for_anything_but_the_ascii_secret(given, ok):
     assert inbound.same_secret("abc123", given) is ok
+
+
+def test_a_secret_is_ascii_text():
+    assert param_problem({"token": "ab12"}, {"token": "secret"}) is None
+    assert param_problem({"token": "\U0001f4a5"}, {"token": "secret"})
+    assert param_problem({"token": "é"}, {"token": "secret?"})
+    assert param_problem({"token": None}, {"token": "secret?"}) is None

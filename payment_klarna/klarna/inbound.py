@@ -71,6 +71,8 @@ def _is_number(value):
 
 KINDS = {
     "text": is_text,
+    # Tokens and signatures are ASCII: Odoo's own comparisons (``consteq``) raise on others.
+    "secret": lambda value: is_text(value) and value.isascii(),
     "id": _is_record_id,
     "number": _is_number,
     "flag": lambda value: isinstance(value, bool),

@@ -136,6 +136,7 @@ class TestHostileInput(KlarnaCheckoutCommon, PaymentHttpCommon):
             (cancel_url, {**tx_params, "access_token": "\udcff"}),
             (cancel_url, {**tx_params, "reference": "\u202e\x00"}),
             (cancel_url, {**tx_params, "access_token": "\U0001f4a5" * 64}),
+            (KlarnaController._session_url, self._session_params(access_token="\U0001f4a5" * 64)),
         ]
         for url, params in cases:
             with self.subTest(url=url, params=params):
