@@ -6,9 +6,11 @@ import { payWithKlarna } from "./klarna_checkout";
 // buys a demo product, pays with Klarna in the simulator's widget and lands on the order
 // confirmation page, which appears only once Odoo's post-processing has finished.
 registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
-    url: "/shop",
+    // Start on the search results: searching from /shop navigates while /shop still shows
+    // the product's link, so the next click could land on the page being left.
+    url: "/shop?search=Storage%20Box",
     steps: () => [
-        ...tourUtils.addToCart({ productName: "Storage Box" }),
+        ...tourUtils.addToCart({ productName: "Storage Box", search: false }),
         tourUtils.goToCart(),
         tourUtils.goToCheckout(),
         {
