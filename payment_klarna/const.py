@@ -98,5 +98,7 @@ RECOVERY_MAX_DELAY_MINUTES = 4 * 60
 RECOVERY_BATCH = 50
 # Klarna gives the authorization callback 2 s: how long it may wait for the transaction's row.
 CALLBACK_LOCK_TIMEOUT = "1s"
+# How long the webhook worker waits for a transaction before postponing its event.
+EVENT_LOCK_TIMEOUT = "750ms"
 # Where Klarna's hosted page sends the customer back; each URL is signed for its own status.
 HOSTED_PAGE_RETURN_STATUSES = ("success", "cancel", "back", "failure", "error")

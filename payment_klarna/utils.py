@@ -1,8 +1,9 @@
 """Small helpers between Odoo records and the plain-Python ``klarna`` package."""
 
 import os
+import threading
 
-from odoo import release
+from odoo import modules, release
 from odoo.exceptions import UserError
 from odoo.tools import config
 
@@ -60,4 +61,13 @@ def build_client_config(provider):
         test_mode=provider.state == "test",
         base_url=provider.sudo().klarna_base_url or None,
         odoo_version=release.version,
+    )
+
+
+def in_test():
+    """Whether this runs inside a test: Odoo's runner and pytest-odoo run each test in one
+    transaction that is rolled back, so jobs must not commit their steps there, and the
+    operation log is written in the caller's transaction."""
+    return bool(
+        getattr(threading.current_thread(), "testing", False) or modules.module.current_test
     )

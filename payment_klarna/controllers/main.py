@@ -60,7 +60,11 @@ class KlarnaController(http.Controller):
         provider_sudo = request.env["payment.provider"].sudo()
         if isinstance(provider_id, int) and not isinstance(provider_id, bool):
             provider_sudo = provider_sudo.browse(provider_id).exists()
-        if not provider_sudo or provider_sudo.code != "klarna" or provider_sudo.state == "disabled":
+        if (
+            not provider_sudo
+            or provider_sudo.code != const.PROVIDER_CODE
+            or provider_sudo.state == "disabled"
+        ):
             raise ValidationError(request.env._("Klarna: this payment provider is not available."))
         draft_values = self._klarna_document_values(
             transaction_route, access_token, amount, currency_id, partner_id
@@ -133,7 +137,8 @@ class KlarnaController(http.Controller):
                 request.env["payment.transaction"]
                 .sudo()
                 ._get_tx_from_notification_data(
-                    "klarna", {"klarna_callback_token_hash": callback_token.hash_token(token)}
+                    const.PROVIDER_CODE,
+                    {"klarna_callback_token_hash": callback_token.hash_token(token)},
                 )
             )
         except ValidationError:
@@ -168,7 +173,7 @@ class KlarnaController(http.Controller):
         tx_sudo = (
             request.env["payment.transaction"]
             .sudo()
-            ._get_tx_from_notification_data("klarna", {"reference": reference})
+            ._get_tx_from_notification_data(const.PROVIDER_CODE, {"reference": reference})
         )
         tx_sudo._klarna_process_hosted_page_return(status, signature)
         return request.redirect("/payment/status")
@@ -180,7 +185,7 @@ class KlarnaController(http.Controller):
             tx_sudo = (
                 request.env["payment.transaction"]
                 .sudo()
-                ._get_tx_from_notification_data("klarna", {"reference": reference})
+                ._get_tx_from_notification_data(const.PROVIDER_CODE, {"reference": reference})
             )
         except ValidationError:
             raise Forbidden() from None

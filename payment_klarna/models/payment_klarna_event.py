@@ -14,7 +14,6 @@ reason, for an administrator to retry or resolve.
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -29,6 +28,7 @@ from odoo.tools.sql import create_index
 from .. import const
 from ..klarna.events import LEGACY_EVENT_TYPES
 from ..klarna.status import Outcome, outcome_for_payment_status
+from ..utils import in_test
 
 _logger = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ PAYMENT_REQUEST_OUTCOMES = {
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
 BUSY_DELAY_SECONDS = 2  # the transaction was locked by a callback, a staff action or a cron
-LOCK_RETRY_DELAYS = (0.05, 0.2, 0.5)
 RUN_SECONDS = 50  # one cron run; Odoo reschedules at once while events remain
 LEGACY_BUCKET_SECONDS = 600
 # uuid5 namespace of the ids given to unsigned legacy notifications.
@@ -323,7 +322,7 @@ class PaymentKlarnaEvent(models.Model):
     def _cron_process(self):
         """Drain the due events one by one, each claimed and then applied in its own
         committed step (see the module's docstring), until the run's time is up."""
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        auto_commit = not in_test()
         deadline = time.monotonic() + RUN_SECONDS
         done = 0
         while time.monotonic() < deadline:
@@ -598,7 +597,7 @@ class PaymentKlarnaEvent(models.Model):
     def _klarna_apply(self, tx, outcome, message):
         before = tx.state
         tx._handle_notification_data(
-            "klarna",
+            const.PROVIDER_CODE,
             {
                 "reference": tx.reference,
                 "outcome": outcome.value,
@@ -617,25 +616,13 @@ class PaymentKlarnaEvent(models.Model):
         """The event's transaction, row-locked so a callback or a staff action cannot
         interleave; waits briefly, then postpones the event (:class:`TransactionBusy`)."""
         tx = self._klarna_find_transaction()
-        for delay in (*LOCK_RETRY_DELAYS, None):
-            try:
-                with self.env.cr.savepoint(flush=False):
-                    self.env.cr.execute(
-                        SQL(
-                            "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
-                            tx.id,
-                        ),
-                        log_exceptions=False,
-                    )
-                break
-            except pg_errors.LockNotAvailable:
-                if delay is None:
-                    raise TransactionBusy() from None
-                time.sleep(delay)
-            except pg_errors.SerializationFailure:
-                # Changed since this batch's snapshot: read it again in the next run.
-                raise TransactionBusy() from None
-        # Locked without a serialization failure: the snapshot's row is the latest.
+        try:
+            with self.env.cr.savepoint(flush=False):
+                tx._klarna_lock(const.EVENT_LOCK_TIMEOUT)
+        except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure):
+            # Held by another worker, or changed since this batch's snapshot: read it
+            # again shortly. Locked without either, the snapshot's row is the latest.
+            raise TransactionBusy() from None
         return tx
 
     def _klarna_find_transaction(self):

@@ -14,13 +14,13 @@ crash leaves. Requests served to an HttpCase get the test transaction from
 ``registry.cursor()`` anyway.
 """
 
-import threading
 from contextlib import contextmanager
 
-from odoo import api, fields, models, modules
+from odoo import api, fields, models
 
 from ..klarna.idempotency import operation_key
 from ..klarna.money import from_minor
+from ..utils import in_test
 
 # Operations whose outcome Klarna definitively gave; an open ``intent`` is not counted, so a
 # retry after an unknown outcome derives the same key as the attempt it repeats.
@@ -30,8 +30,7 @@ ANSWERED = ("done", "failed")
 @contextmanager
 def journal_env(env):
     """An environment whose writes are committed at once, whatever happens to ``env``'s."""
-    # Odoo's test runner and pytest-odoo both mark the thread running the tests.
-    if getattr(threading.current_thread(), "testing", False) or modules.module.current_test:
+    if in_test():
         yield env
         return
     with env.registry.cursor() as cr:

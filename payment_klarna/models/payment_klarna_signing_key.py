@@ -22,7 +22,7 @@ class PaymentKlarnaSigningKey(models.Model):
         required=True,
         ondelete="cascade",
         index=True,
-        domain=[("code", "=", "klarna")],
+        domain=[("code", "=", const.PROVIDER_CODE)],
     )
     key_id = fields.Char(
         string="Key ID or Version",

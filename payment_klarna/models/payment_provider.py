@@ -20,12 +20,13 @@ class PaymentProvider(models.Model):
     _inherit = "payment.provider"
 
     code = fields.Selection(
-        selection_add=[("klarna", "Klarna")], ondelete={"klarna": "set default"}
+        selection_add=[(const.PROVIDER_CODE, "Klarna")],
+        ondelete={const.PROVIDER_CODE: "set default"},
     )
     klarna_api_username = fields.Char(
         string="API Username",
         help="The Klarna API username (UID), e.g. K123456_abcdef or PK12345_abcdef.",
-        required_if_provider="klarna",
+        required_if_provider=const.PROVIDER_CODE,
         copy=False,
     )
     # Write-only in the UI: the form never receives the stored secret back.
@@ -46,7 +47,7 @@ class PaymentProvider(models.Model):
         help="The Klarna region of the merchant account; test mode uses its playground.",
         selection=const.REGIONS,
         default="eu",
-        required_if_provider="klarna",
+        required_if_provider=const.PROVIDER_CODE,
     )
     klarna_base_url = fields.Char(
         string="API Base URL Override",
@@ -61,7 +62,7 @@ class PaymentProvider(models.Model):
         "delivered, or immediately when the order is placed.",
         selection=const.CAPTURE_POLICIES,
         default="manual",
-        required_if_provider="klarna",
+        required_if_provider=const.PROVIDER_CODE,
     )
     klarna_checkout_flow = fields.Selection(
         string="Checkout",
@@ -69,7 +70,7 @@ class PaymentProvider(models.Model):
         "redirected to Klarna's hosted payment page and back.",
         selection=[("embedded", "Embedded widget"), ("hosted", "Klarna hosted page")],
         default="embedded",
-        required_if_provider="klarna",
+        required_if_provider=const.PROVIDER_CODE,
     )
     klarna_auto_extend = fields.Boolean(
         string="Extend Authorizations",
@@ -102,7 +103,7 @@ class PaymentProvider(models.Model):
     def _compute_feature_support_fields(self):
         """Override of `payment` to enable partial captures, voids and refunds."""
         res = super()._compute_feature_support_fields()
-        self.filtered(lambda p: p.code == "klarna").update(
+        self.filtered(lambda p: p.code == const.PROVIDER_CODE).update(
             {"support_manual_capture": "partial", "support_refund": "partial"}
         )
         return res
@@ -165,13 +166,13 @@ class PaymentProvider(models.Model):
     def write(self, vals):
         self._klarna_sync_capture_manually(vals)
         if {"state", "code"} & vals.keys() and (
-            vals.get("code") == "klarna" or "klarna" in self.mapped("code")
+            vals.get("code") == const.PROVIDER_CODE or const.PROVIDER_CODE in self.mapped("code")
         ):
             self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().write(vals)
 
     def unlink(self):
-        if "klarna" in self.mapped("code"):
+        if const.PROVIDER_CODE in self.mapped("code"):
             self.env["payment.klarna.signing.key"]._klarna_clear_webhook_config()
         return super().unlink()
 
@@ -190,7 +191,7 @@ class PaymentProvider(models.Model):
             *args, is_validation=is_validation, report=report, **kwargs
         )
         if is_validation:
-            unfit = providers.filtered(lambda p: p.code == "klarna")
+            unfit = providers.filtered(lambda p: p.code == const.PROVIDER_CODE)
             providers -= unfit
             payment_utils.add_to_report(
                 report,
@@ -202,13 +203,13 @@ class PaymentProvider(models.Model):
 
     def _should_build_inline_form(self, is_validation=False):
         """Override of `payment` to use the redirect flow with Klarna's hosted page."""
-        if self.code != "klarna":
+        if self.code != const.PROVIDER_CODE:
             return super()._should_build_inline_form(is_validation=is_validation)
         return self.klarna_checkout_flow == "embedded"
 
     def _get_redirect_form_view(self, is_validation=False):
         """Override of `payment` to redirect only when the hosted page is chosen."""
-        if self.code != "klarna":
+        if self.code != const.PROVIDER_CODE:
             return super()._get_redirect_form_view(is_validation=is_validation)
         if self.klarna_checkout_flow != "hosted":
             return self.env["ir.ui.view"]
@@ -229,7 +230,7 @@ class PaymentProvider(models.Model):
     def _get_supported_currencies(self):
         """Override of `payment` to return the currencies of Klarna's markets."""
         supported_currencies = super()._get_supported_currencies()
-        if self.code == "klarna":
+        if self.code == const.PROVIDER_CODE:
             codes = {market.currency for market in MARKETS.values()}
             supported_currencies = supported_currencies.filtered(lambda c: c.name in codes)
         return supported_currencies
@@ -237,7 +238,7 @@ class PaymentProvider(models.Model):
     def _get_default_payment_method_codes(self):
         """Override of `payment` to return the default payment method codes."""
         default_codes = super()._get_default_payment_method_codes()
-        if self.code != "klarna":
+        if self.code != const.PROVIDER_CODE:
             return default_codes
         return const.DEFAULT_PAYMENT_METHOD_CODES
 

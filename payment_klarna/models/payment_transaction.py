@@ -25,6 +25,7 @@ from ..klarna.status import (
     outcome_for_order,
     outcome_for_placement,
 )
+from ..utils import in_test
 from .klarna_payload import order_payload
 from .payment_klarna_event import TransactionMismatch
 
@@ -71,7 +72,7 @@ class PaymentTransaction(models.Model):
         :rtype: dict
         """
         processing_values = super()._get_processing_values()
-        if self.provider_code == "klarna":
+        if self.provider_code == const.PROVIDER_CODE:
             processing_values["klarna_access_token"] = self._klarna_access_token()
         return processing_values
 
@@ -81,14 +82,14 @@ class PaymentTransaction(models.Model):
         Nothing secret goes here (client token, access token): Odoo logs these values.
         """
         res = super()._get_specific_processing_values(processing_values)
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return res
         return {"klarna_payment_category": self._klarna_category()}
 
     def _get_specific_rendering_values(self, processing_values):
         """Override of `payment` to redirect to Klarna's hosted payment page."""
         res = super()._get_specific_rendering_values(processing_values)
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return res
         redirect = urlsplit(self._klarna_start_hosted_page().redirect_url)
         return {
@@ -252,15 +253,17 @@ class PaymentTransaction(models.Model):
             ) from error
         return hpp
 
-    def _klarna_lock_authorization(self, lock_timeout=None):
-        """Take the transaction's row lock before anything decides about its authorization.
+    def _klarna_lock(self, lock_timeout=None):
+        """Take the transaction's row lock: the one lock of every Klarna decision on it.
 
-        The browser, the authorization callback and the recovery job race for it: that is
-        the normal case. The second one waits here. If the first one changed the row after
-        this transaction's snapshot, PostgreSQL answers with a serialization failure. It is
-        expected, so it is not logged as a failed query: a browser request is retried by
-        Odoo with a fresh snapshot (and then finds the order placed); the callback and the
-        job step aside.
+        The browser, the authorization callback, the recovery job, the webhook worker and
+        staff's order-management actions all decide on the transaction under this lock, so
+        the second one waits here. ``FOR NO KEY UPDATE`` lets a key share (a foreign key to
+        the transaction, as the operation log's) pass. If the first one changed the row
+        after this transaction's snapshot, PostgreSQL answers with a serialization failure.
+        It is expected, so it is not logged as a failed query: a browser request is retried
+        by Odoo with a fresh snapshot; the callback, the jobs and the webhook worker step
+        aside.
 
         :param str lock_timeout: the longest wait (a PostgreSQL duration); None waits on.
         :raise psycopg2.errors.LockNotAvailable: the wait timed out.
@@ -293,7 +296,7 @@ class PaymentTransaction(models.Model):
         :raise KlarnaError: Klarna did not answer, or refused the authorization.
         """
         self.ensure_one()
-        self._klarna_lock_authorization()
+        self._klarna_lock()
         if self.klarna_order_id or self.state not in ("draft", "pending"):
             return False
         provider = self.provider_id
@@ -310,7 +313,7 @@ class PaymentTransaction(models.Model):
         except KlarnaValidationError as error:
             self._klarna_forget_authorization()
             self._handle_notification_data(
-                "klarna",
+                const.PROVIDER_CODE,
                 {
                     "reference": self.reference,
                     "outcome": Outcome.ERROR.value,
@@ -324,7 +327,7 @@ class PaymentTransaction(models.Model):
             return False
         self._klarna_forget_authorization()
         self._handle_notification_data(
-            "klarna",
+            const.PROVIDER_CODE,
             {
                 "reference": self.reference,
                 "klarna_order_id": placed.order_id,
@@ -396,7 +399,7 @@ class PaymentTransaction(models.Model):
         self._klarna_check_authorization_token(authorization_token)
         try:
             with self.env.cr.savepoint():
-                self._klarna_lock_authorization(const.CALLBACK_LOCK_TIMEOUT)
+                self._klarna_lock(const.CALLBACK_LOCK_TIMEOUT)
         except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure):
             _logger.info("Klarna callback for %s deferred: the transaction is busy", self.reference)
             return False
@@ -498,7 +501,7 @@ class PaymentTransaction(models.Model):
         :raise ValidationError: No transaction matches, or the data is malformed.
         """
         tx = super()._get_tx_from_notification_data(provider_code, notification_data)
-        if provider_code != "klarna" or len(tx) == 1:
+        if provider_code != const.PROVIDER_CODE or len(tx) == 1:
             return tx
         keys = ("klarna_callback_token_hash", "klarna_order_id", "reference")
         token_hash, order_id, reference = (notification_data.get(key) or None for key in keys)
@@ -509,7 +512,7 @@ class PaymentTransaction(models.Model):
                 self.env._("Klarna: received data without a usable reference or order id.")
             )
         named_by = (("klarna_order_id", order_id), ("reference", reference))
-        klarna = [("provider_code", "=", "klarna")]
+        klarna = [("provider_code", "=", const.PROVIDER_CODE)]
         provider_id = notification_data.get("provider_id")
         scope = [*klarna, ("provider_id", "=", provider_id)] if provider_id else klarna
         if token_hash:
@@ -542,7 +545,7 @@ class PaymentTransaction(models.Model):
     def _process_notification_data(self, notification_data):
         """Override of `payment` to apply a Klarna outcome, never moving backwards."""
         super()._process_notification_data(notification_data)
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return
         order_id = notification_data.get("klarna_order_id")
         if order_id and not self.klarna_order_id:
@@ -627,7 +630,7 @@ class PaymentTransaction(models.Model):
             klarna_order.status, klarna_order.fraud_status, klarna_order.captured_amount
         )
         return self._handle_notification_data(
-            "klarna",
+            const.PROVIDER_CODE,
             {
                 "reference": self.reference,
                 "klarna_order_id": klarna_order.order_id,
@@ -658,10 +661,9 @@ class PaymentTransaction(models.Model):
         each session looked at waits ever longer for its next look, so drafts anyone can
         create cannot crowd out real payments.
         """
-        commit = not self.env.context.get("klarna_no_commit")
         now = fields.Datetime.now()
         due = [
-            ("provider_code", "=", "klarna"),
+            ("provider_code", "=", const.PROVIDER_CODE),
             ("state", "in", ("draft", "pending")),
             ("klarna_order_id", "=", False),
             ("klarna_session_id", "!=", False),
@@ -690,7 +692,7 @@ class PaymentTransaction(models.Model):
             # One bad transaction must not stop the others, whatever went wrong.
             except Exception as error:  # pylint: disable=broad-exception-caught
                 tx._klarna_recovery_failed(now, error)
-            if commit:
+            if not in_test():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         self.env["ir.cron"]._notify_progress(done=len(txs), remaining=self.search_count(due))
 
@@ -701,7 +703,7 @@ class PaymentTransaction(models.Model):
         minutes only; after that, or when Klarna refuses it, Klarna's session has the last
         word, and an authorization Klarna refuses there too is given up.
         """
-        self._klarna_lock_authorization()
+        self._klarna_lock()
         if self.klarna_order_id or self.state not in ("draft", "pending"):
             return
         expired = self.env._("Klarna: the payment session expired.")

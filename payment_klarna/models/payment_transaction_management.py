@@ -37,13 +37,15 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, format_amount
+from odoo.tools import format_amount
 
 from odoo.addons.payment import utils as payment_utils
 
+from .. import const
 from ..klarna import reconcile
 from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.money import from_minor, to_minor
+from ..utils import in_test
 from .klarna_payload import amount_lines
 from .payment_klarna_operation import journal_env
 
@@ -119,7 +121,7 @@ class PaymentTransaction(models.Model):
         The context may carry ``klarna_capture_line_ids`` (sale order lines being captured)
         and ``klarna_shipping_info`` (Klarna shipping_info objects), as a delivery does.
         """
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return super()._send_capture_request(amount_to_capture=amount_to_capture)
         self.ensure_one()
         self._ensure_provider_is_not_disabled()
@@ -177,7 +179,7 @@ class PaymentTransaction(models.Model):
         the transaction is canceled, or a canceled child closes the partly captured one.
         The amount is recomputed here, so a stale wizard cannot void a wrong amount.
         """
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return super()._send_void_request(amount_to_void=amount_to_void)
         self.ensure_one()
         self._ensure_provider_is_not_disabled()
@@ -237,7 +239,7 @@ class PaymentTransaction(models.Model):
         same amount on the order's invoices is taken. Its lines are sent to Klarna and the
         refund transaction is linked to it, so Odoo's refund payment settles it.
         """
-        if self.provider_code != "klarna":
+        if self.provider_code != const.PROVIDER_CODE:
             return super()._send_refund_request(amount_to_refund=amount_to_refund)
         self.ensure_one()
         self._ensure_provider_is_not_disabled()
@@ -386,13 +388,6 @@ class PaymentTransaction(models.Model):
             _logger.warning("Klarna: %s not written on the chatter (%s)", self.reference, error)
 
     # === BUSINESS METHODS - CHECKS AND AMOUNTS === #
-
-    def _klarna_lock(self):
-        """Serialise operations on one Klarna order; a key share (the log's foreign key) passes."""
-        self.env.cr.execute(
-            SQL("SELECT id FROM payment_transaction WHERE id = %s FOR NO KEY UPDATE", self.id)
-        )
-        self.invalidate_recordset()
 
     def _klarna_order_tx(self):
         """The transaction that holds the Klarna order (self, or the source of a child)."""
@@ -683,7 +678,7 @@ class PaymentTransaction(models.Model):
         data = {"reference": self.reference, "outcome": outcome, "source": source}
         if message:
             data["message"] = message
-        self._handle_notification_data("klarna", data)
+        self._handle_notification_data(const.PROVIDER_CODE, data)
 
     def _klarna_record_capture(self, capture_id, child, source):
         """Make Odoo show a Klarna capture: a done child, or the whole transaction done."""
@@ -727,7 +722,7 @@ class PaymentTransaction(models.Model):
         )
         txs = self.search(
             [
-                ("provider_code", "=", "klarna"),
+                ("provider_code", "=", const.PROVIDER_CODE),
                 ("klarna_order_id", "!=", False),
                 "|",
                 "|",
@@ -743,7 +738,7 @@ class PaymentTransaction(models.Model):
         for tx in txs:
             tx._klarna_run_apart("reconciliation", tx._klarna_reconcile)
             tx.klarna_reconciled_at = now  # even after a failure: it must not starve the others
-            if not self.env.context.get("klarna_no_commit"):
+            if not in_test():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _klarna_run_apart(self, job, method, *args):
@@ -990,7 +985,7 @@ class PaymentTransaction(models.Model):
         now = fields.Datetime.now()
         txs = self.search(
             [
-                ("provider_code", "=", "klarna"),
+                ("provider_code", "=", const.PROVIDER_CODE),
                 ("state", "=", "authorized"),
                 ("klarna_order_id", "!=", False),
                 "|",
@@ -1002,7 +997,7 @@ class PaymentTransaction(models.Model):
         )
         for tx in txs:
             tx._klarna_run_apart("expiry handling", tx._klarna_handle_expiry, now)
-            if not self.env.context.get("klarna_no_commit"):
+            if not in_test():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _klarna_handle_expiry(self, now):

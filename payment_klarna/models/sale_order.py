@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .. import const
+
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
@@ -12,7 +14,9 @@ class SaleOrder(models.Model):
         no order is cancelled while the customer's authorization still stands.
         """
         for order in self:
-            txs = order.authorized_transaction_ids.filtered(lambda tx: tx.provider_code == "klarna")
+            txs = order.authorized_transaction_ids.filtered(
+                lambda tx: tx.provider_code == const.PROVIDER_CODE
+            )
             for tx in txs:
                 tx.sudo()._send_void_request()
         return super()._action_cancel()

@@ -172,9 +172,7 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
 @tagged("post_install", "-at_install")
 class TestRecoveryCron(KlarnaCheckoutCommon):
     def _run_cron(self):
-        self.env["payment.transaction"].with_context(
-            klarna_no_commit=True
-        )._cron_klarna_recover_authorizations()
+        self.env["payment.transaction"]._cron_klarna_recover_authorizations()
 
     def _age(self, tx, delta):
         self.env.cr.execute(

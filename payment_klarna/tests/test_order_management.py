@@ -500,7 +500,7 @@ class TestKlarnaExpiry(KlarnaManagementCommon):
         )
         later = klarna_order(30250, expires_at="2031-06-01T12:00:00.000Z")
         with self._klarna(soon, later, extend_authorization_time=None) as klarna:
-            tx.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
+            tx._cron_klarna_extend_authorizations()
         klarna["extend_authorization_time"].assert_called_once_with(
             ORDER_ID, idempotency_key=operation_key(tx.reference, "extend", 0)
         )
@@ -514,8 +514,8 @@ class TestKlarnaExpiry(KlarnaManagementCommon):
             expires_at=fields.Datetime.to_string(tx.klarna_expires_at).replace(" ", "T") + ".000Z",
         )
         with self._klarna(soon, extend_authorization_time=None) as klarna:
-            tx.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
-            tx.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
+            tx._cron_klarna_extend_authorizations()
+            tx._cron_klarna_extend_authorizations()
         klarna["extend_authorization_time"].assert_not_called()
         order = tx.sale_order_ids
         self.assertEqual(self._chatter(order).count("expires on"), 1)
@@ -526,7 +526,7 @@ class TestKlarnaExpiry(KlarnaManagementCommon):
         tx = self._authorized_tx()
         tx.klarna_expires_at = fields.Datetime.now() + timedelta(days=20)
         with self._klarna(klarna_order(30250), extend_authorization_time=None) as klarna:
-            tx.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
+            tx._cron_klarna_extend_authorizations()
         klarna["get_order"].assert_not_called()
         klarna["extend_authorization_time"].assert_not_called()
 
@@ -534,7 +534,7 @@ class TestKlarnaExpiry(KlarnaManagementCommon):
 @tagged("post_install", "-at_install")
 class TestKlarnaReconciliation(KlarnaManagementCommon):
     def _reconcile(self, tx):
-        tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+        tx._cron_klarna_reconcile()
 
     def test_a_crash_between_the_call_and_the_commit_is_repaired(self):
         tx = self._authorized_tx()
@@ -768,10 +768,10 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
             30250, "PART_CAPTURED", [capture("capture-9", 10000, intent.reference)]
         )
         with self._klarna(order):
-            tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+            tx._cron_klarna_reconcile()
         self._age(intent)
         with self._klarna(order):
-            tx.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+            tx._cron_klarna_reconcile()
         self.assertRecordValues(intent, [{"state": "done", "klarna_reference": "capture-9"}])
         self.assertEqual(len(self._operations(tx)), 1)
         self.assertRecordValues(
@@ -821,7 +821,7 @@ class TestKlarnaCronIsolation(KlarnaManagementCommon):
                     mute_logger("odoo.sql_db"),
                     self.assertLogs(MANAGEMENT_LOGGER, "ERROR") as logs,
                 ):
-                    bad.with_context(klarna_no_commit=True)._cron_klarna_reconcile()
+                    bad._cron_klarna_reconcile()
                 self.assertEqual(good.state, "cancel")
                 self.assertEqual(bad.state, "authorized")
                 # Checked now: it no longer sorts first and starves the others.
@@ -844,7 +844,7 @@ class TestKlarnaCronIsolation(KlarnaManagementCommon):
                     mute_logger("odoo.sql_db"),
                     self.assertLogs(MANAGEMENT_LOGGER, "ERROR") as logs,
                 ):
-                    bad.with_context(klarna_no_commit=True)._cron_klarna_extend_authorizations()
+                    bad._cron_klarna_extend_authorizations()
                 extend.assert_called_once_with(good.klarna_order_id, idempotency_key=ANY)
                 self._assert_logged_safely(logs, bad)
                 (bad | good).klarna_order_id = False

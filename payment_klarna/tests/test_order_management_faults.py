@@ -27,7 +27,6 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
-from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
@@ -103,12 +102,7 @@ class TestOrderManagementFaults(TransactionCase):
             patch.dict(config.options, {const.SECRET_KEYS_CONFIG_OPTION: TEST_SECRET_KEY})
         )
         # Requests run outside the test's transaction: the log takes its production path.
-        not_testing = SimpleNamespace(testing=False)
-        for name, stand_in in (
-            ("modules", SimpleNamespace(module=SimpleNamespace(current_test=False))),
-            ("threading", SimpleNamespace(current_thread=lambda: not_testing)),
-        ):
-            cls.startClassPatcher(patch.object(payment_klarna_operation, name, stand_in))
+        cls.startClassPatcher(patch.object(payment_klarna_operation, "in_test", lambda: False))
         cls.simulator = Simulator(username="chaos_user", password="chaos_pass")
         cls.simulator.start()
         cls.addClassCleanup(cls.simulator.stop)

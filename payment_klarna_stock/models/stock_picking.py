@@ -19,6 +19,7 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
+from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.klarna.money import from_minor, to_decimal, to_minor
 
 SHIPPING_TEXT_MAX = 100  # Klarna's limit on shipping_company and tracking_number
@@ -50,7 +51,7 @@ class StockPicking(models.Model):
             order.sudo()
             .transaction_ids.filtered(
                 lambda t: (
-                    t.provider_code == "klarna"
+                    t.provider_code == const.PROVIDER_CODE
                     and t.state == "authorized"
                     and t.klarna_order_id
                     and t.provider_id.klarna_capture_policy == "on_delivery"
