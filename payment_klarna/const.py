@@ -1,5 +1,7 @@
 """Every constant and mapping of the Odoo layer (the wire-level ones live in ``klarna/``)."""
 
+from datetime import timedelta
+
 PROVIDER_CODE = "klarna"
 
 # Odoo 18 core's Klarna payment methods, and the Klarna Payments category each one shows.
@@ -102,3 +104,16 @@ CALLBACK_LOCK_TIMEOUT = "1s"
 EVENT_LOCK_TIMEOUT = "750ms"
 # Where Klarna's hosted page sends the customer back; each URL is signed for its own status.
 HOSTED_PAGE_RETURN_STATUSES = ("success", "cancel", "back", "failure", "error")
+
+# === Order Management and its jobs (see README, "Capture, refund, void") === #
+# Klarna's authorization lifetime when the order does not say; extend (or warn) this long
+# before the expiry.
+AUTHORIZATION_LIFETIME = timedelta(days=28)
+EXPIRY_NOTICE = timedelta(days=7)
+# An operation call with its retries takes less than this: past it, one Klarna does not show
+# never reached Klarna.
+INTENT_GRACE = timedelta(minutes=10)
+# Transactions per reconciliation run, and how long a done one is still read (refunds stay
+# possible in Klarna's portal).
+RECONCILE_BATCH = 100
+RECONCILE_DONE_FOR = timedelta(days=180)

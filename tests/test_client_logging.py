@@ -210,3 +210,18 @@ def test_mask_headers_hides_credentials_only():
         "User-Agent": "payment_klarna",
         "Cookie": MASK,
     }
+
+
+def test_error_origin_names_type_sqlstate_and_place_never_the_text():
+    from klarna.masking import error_origin
+
+    class DatabaseError(Exception):
+        pgcode = "23505"
+
+    try:
+        raise DatabaseError("Key (email)=(jane@example.com) already exists")
+    except DatabaseError as error:
+        origin = error_origin(error)
+    assert origin.startswith("DatabaseError (SQLSTATE 23505) at test_client_logging.py:")
+    assert "jane" not in origin
+    assert error_origin(KeyError("secret")) == "KeyError"

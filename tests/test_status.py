@@ -12,7 +12,6 @@ from klarna.status import (
     is_conflict,
     is_forward,
     klarna_wins,
-    outcome_for_hpp_status,
     outcome_for_order,
     outcome_for_payment_status,
     outcome_for_placement,
@@ -156,39 +155,9 @@ def test_payment_captured_must_be_a_bool():
         outcome_for_payment_status("PAID", captured=None)
 
 
-# Hosted Payment Page session
-
-HPP = {
-    "WAITING": None,
-    "BACK": None,
-    "IN_PROGRESS": None,
-    "MANUAL_ID_CHECK": None,
-    "COMPLETED": P,
-    "CANCELLED": C,
-    "DISABLED": C,
-    "FAILED": E,
-    "ERROR": E,
-}
-
-
-def test_hpp_table_covers_every_known_status():
-    assert set(HPP) == status.HPP_STATUSES
-
-
-@pytest.mark.parametrize(("value", "expected"), HPP.items())
-def test_hpp_status(value, expected):
-    assert outcome_for_hpp_status(value) is expected
-
-
-@pytest.mark.parametrize("value", UNKNOWN)
-def test_hpp_unknown_status(value):
-    with pytest.raises(UnknownStatusError, match="hosted payment page"):
-        outcome_for_hpp_status(value)
-
-
 def test_unknown_status_message_is_bounded():
     with pytest.raises(UnknownStatusError) as info:
-        outcome_for_hpp_status("X" * 1000)
+        outcome_for_order("X" * 1000, None, 0)
     assert len(str(info.value)) < 100
     assert isinstance(info.value, ValueError)
 
@@ -246,3 +215,8 @@ def test_applying_only_forward_outcomes_never_goes_back(sequence):
     finals = [o for o in sequence if o in (D, C, E)]
     if finals:
         assert current is finals[0]
+
+
+@pytest.mark.parametrize("value", sorted(status.ORDER_STATUSES))
+def test_open_order_statuses_are_the_authorized_ones(value):
+    assert (outcome_for_order(value, "ACCEPTED", 0) is A) == (value in status.OPEN_ORDER_STATUSES)

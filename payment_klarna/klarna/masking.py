@@ -8,7 +8,9 @@ orders/captures/refunds and the shape of the data stay, because they are what
 a developer needs to debug a rejected request.
 """
 
+import os
 import re
+import traceback
 
 MASK = "***"
 
@@ -109,3 +111,13 @@ def mask_headers(headers):
     """Copy of ``headers`` with credentials and cookies hidden."""
     hidden = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
     return {key: MASK if key.lower() in hidden else value for key, value in headers.items()}
+
+
+def error_origin(error):
+    """An unexpected error's type, SQLSTATE and where it was raised, without its text: the
+    text of a KeyError or a database error may quote customer data or secrets."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "payment_klarna" in frame.filename] or frames
+    where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else ""
+    code = getattr(error, "pgcode", None)
+    return f"{type(error).__name__}{f' (SQLSTATE {code})' if code else ''}{where}"

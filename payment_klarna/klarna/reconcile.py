@@ -11,8 +11,11 @@ Decisions:
   was lost (``grace``); after that it never happened.
 * A capture or refund Klarna holds under no reference of Odoo's was made elsewhere (the
   merchant portal). Odoo records it by reconciliation, never as the outcome of a new call.
+* A cancel, a release or an extension carries no reference: once it cannot be running any
+  more, the order's status, remaining authorization or expiry tells whether it happened.
 """
 
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from .results import Capture
@@ -70,3 +73,42 @@ def unrecorded(order, recorded_ids, references):
     missing = [item for item in items(order) if item.klarna_id not in recorded_ids]
     ours = [item for item in missing if item.reference and item.reference in references]
     return ours, [item for item in missing if item not in ours]
+
+
+def expiry(order):
+    """Klarna's ``expires_at`` (ISO 8601) as a naive UTC datetime, as Odoo stores them;
+    None when the order does not say."""
+    if not order.expires_at:
+        return None
+    moment = datetime.fromisoformat(order.expires_at.replace("Z", "+00:00"))
+    if moment.tzinfo:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def outcome(operation, order, held, now, *, grace, notice, held_only=False):
+    """What the order, as just read, shows of an operation Odoo has no answer for.
+
+    :param operation: the operation's ``kind``, ``reference`` and ``create_date`` (naive UTC)
+    :param dict held: :func:`held_references` of ``order``
+    :param grace: how long a call may still be under way (see :func:`fate`)
+    :param notice: an extension shows as an expiry beyond ``notice`` from the attempt
+    :param bool held_only: decide only operations Klarna holds (before a new call)
+    :return: None to leave the operation open; else its outcome: the Klarna id of a held
+             capture or refund, True for another operation that happened, False for one
+             that never did
+    """
+    age = now - operation.create_date
+    if operation.kind in ("capture", "refund"):
+        verdict = fate(operation.reference, held, age, grace)
+        if verdict == RUNNING or (held_only and verdict != HELD):
+            return None
+        return held.get(operation.reference, False)
+    if held_only or age <= grace:
+        return None
+    if operation.kind == "cancel":
+        return order.status == "CANCELLED"
+    if operation.kind == "release":
+        return order.remaining_authorized_amount == 0
+    moment = expiry(order)  # extend
+    return bool(moment and moment > operation.create_date + notice)

@@ -112,6 +112,8 @@ def outcome_for_placement(fraud_status, auto_capture, *, guaranteed=True):
 ORDER_STATUSES = frozenset(
     {"AUTHORIZED", "PART_CAPTURED", "CAPTURED", "CANCELLED", "EXPIRED", "CLOSED"}
 )
+# Orders whose authorization can still be captured, voided or extended.
+OPEN_ORDER_STATUSES = frozenset({"AUTHORIZED", "PART_CAPTURED"})
 
 
 def outcome_for_order(status, fraud_status, captured_amount):
@@ -132,7 +134,7 @@ def outcome_for_order(status, fraud_status, captured_amount):
         return Outcome.PENDING
     if fraud_status == "REJECTED":
         return Outcome.ERROR
-    if status in ("AUTHORIZED", "PART_CAPTURED"):
+    if status in OPEN_ORDER_STATUSES:
         return Outcome.AUTHORIZED
     if status == "CAPTURED" or captured_amount > 0:
         return Outcome.DONE
@@ -159,33 +161,6 @@ def outcome_for_payment_status(payment_status, *, captured):
     if payment_status == "CLOSED":
         return Outcome.CANCELED
     raise UnknownStatusError("payment_status", payment_status)
-
-
-# KLARNA.md lists WAITING, IN_PROGRESS, COMPLETED, CANCELLED, FAILED, ERROR "...";
-# BACK, MANUAL_ID_CHECK and DISABLED complete the Hosted Payment Page's set.
-_HPP = {
-    "WAITING": None,
-    "BACK": None,
-    "IN_PROGRESS": None,
-    "MANUAL_ID_CHECK": None,
-    "COMPLETED": Outcome.PENDING,
-    "CANCELLED": Outcome.CANCELED,
-    "DISABLED": Outcome.CANCELED,
-    "FAILED": Outcome.ERROR,
-    "ERROR": Outcome.ERROR,
-}
-HPP_STATUSES = frozenset(_HPP)
-
-
-def outcome_for_hpp_status(status):
-    """The outcome of a Hosted Payment Page session status, None while undecided.
-
-    ``COMPLETED`` means the customer authorized: the transaction is pending until the
-    order is placed with the session's authorization token, whose placement outcome
-    (:func:`outcome_for_placement`) then applies.
-    """
-    _check_known("hosted payment page status", status, HPP_STATUSES)
-    return _HPP[status]
 
 
 def _check_known(kind, value, known):

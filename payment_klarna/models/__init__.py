@@ -6,6 +6,5 @@ from . import (
     payment_klarna_signing_key,
     payment_provider,
     payment_transaction,
-    payment_transaction_management,
     sale_order,
 )

@@ -572,7 +572,7 @@ class PaymentKlarnaEvent(models.Model):
         return self._klarna_apply(tx, outcome, None)
 
     def _klarna_handle_dispute(self, tx):
-        tx._klarna_log(
+        tx._log_message_on_linked_documents(
             self.env._(
                 "Klarna dispute event %(event)s for %(reference)s: follow it up in Klarna's "
                 "Merchant Portal.",

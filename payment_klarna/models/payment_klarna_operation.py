@@ -14,13 +14,20 @@ crash leaves. Requests served to an HttpCase get the test transaction from
 ``registry.cursor()`` anyway.
 """
 
+import logging
 from contextlib import contextmanager
 
-from odoo import api, fields, models
+import psycopg2
 
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.idempotency import operation_key
 from ..klarna.money import from_minor
 from ..utils import in_test
+
+_logger = logging.getLogger(__name__)
 
 # Operations whose outcome Klarna definitively gave; an open ``intent`` is not counted, so a
 # retry after an unknown outcome derives the same key as the attempt it repeats.
@@ -145,3 +152,68 @@ class PaymentKlarnaOperation(models.Model):
         """Commit the outcome Klarna gave for an operation."""
         with journal_env(self.env) as env:
             env[self._name].sudo().browse(operation_id).write({"state": state, **values})
+
+    @api.model
+    def _run(self, tx, kind, amount_minor, send):
+        """Record the intent, call Klarna with the operation's key, record the outcome.
+
+        A refusal is recorded as failed, written on the documents' chatter and raised to the
+        user with Klarna's message and correlation id; an unknown outcome (timeout, outage,
+        unreadable answer) leaves the intent open, for a retry with the same key or for the
+        reconciliation job.
+
+        :param tx: the order transaction the operation is for
+        :param str kind: the operation (see ``kind``)
+        :param int amount_minor: its amount in minor units (0 where none applies)
+        :param send: ``send(client, idempotency_key, reference)`` makes the call
+        :return: what ``send`` returned and the operation's reference
+        :rtype: tuple
+        :raise UserError: Klarna refused, or gave no clear answer
+        """
+        tx.ensure_one()
+        operation_id, key, reference = self._begin(tx, kind, amount_minor)
+        client = tx.provider_id.sudo()._klarna_get_client()
+        try:
+            result = send(client, key, reference)
+        except KlarnaError as error:
+            unknown = error.retryable or isinstance(error, KlarnaProtocolError)
+            text = tx._klarna_error_text(error)
+            values = {
+                "operation": kind,
+                "amount": tx._klarna_format(amount_minor),
+                "reference": tx.reference,
+                "error": text,
+            }
+            if unknown:
+                message = self.env._(
+                    "Klarna: the %(operation)s of %(amount)s for %(reference)s got no clear "
+                    "answer (%(error)s). Try again: the retry carries the same idempotency key, "
+                    "so Klarna cannot apply it twice; otherwise Odoo checks with Klarna within "
+                    "the hour.",
+                    **values,
+                )
+            else:
+                message = self.env._(
+                    "Klarna: the %(operation)s of %(amount)s for %(reference)s was refused: "
+                    "%(error)s",
+                    **values,
+                )
+                self._finish(
+                    operation_id,
+                    "failed",
+                    message=text,
+                    correlation_id=error.correlation_id or False,
+                )
+            self._log_in_journal(tx, message)
+            raise UserError(message) from error
+        self._finish(operation_id, "done", klarna_reference=result or False)
+        return result, reference
+
+    @api.model
+    def _log_in_journal(self, tx, message):
+        """Write a failure on the chatter where it survives the rollback of the user's request."""
+        try:
+            with journal_env(self.env) as env:
+                tx.with_env(env).sudo()._log_message_on_linked_documents(message)
+        except psycopg2.OperationalError as error:  # e.g. the documents are locked
+            _logger.warning("Klarna: %s not written on the chatter (%s)", tx.reference, error)

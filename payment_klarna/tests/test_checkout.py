@@ -28,6 +28,7 @@ from odoo.addons.payment_klarna.klarna.results import (
     PlacedOrder,
     SessionStatus,
 )
+from odoo.addons.payment_klarna.models import payment_transaction
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
 # Klarna's authorization tokens are UUIDs.
@@ -369,7 +370,12 @@ class WorkerKilled(BaseException):
 
 
 class CommittedRowsCase(TransactionCase):
-    """Commits and row locks need real connections: rows are committed, then deleted."""
+    """Commits and row locks need real connections: rows are committed, then deleted. The
+    jobs run on those connections commit their steps as in production."""
+
+    def setUp(self):
+        super().setUp()
+        self.startPatcher(patch.object(payment_transaction, "in_test", return_value=False))
 
     def _env(self):
         cr = sql_db.db_connect(self.env.cr.dbname).cursor()

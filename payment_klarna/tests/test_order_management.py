@@ -15,7 +15,7 @@ from odoo.addons.payment_klarna.klarna.results import Capture, KlarnaOrder, Refu
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
 ORDER_ID = "klarna-order-1"
-MANAGEMENT_LOGGER = "odoo.addons.payment_klarna.models.payment_transaction_management"
+MANAGEMENT_LOGGER = "odoo.addons.payment_klarna.models.payment_transaction"
 
 
 def klarna_order(

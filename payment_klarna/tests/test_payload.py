@@ -4,7 +4,7 @@ from odoo.tests import tagged
 
 from odoo.addons.payment_klarna.klarna.money import to_minor
 from odoo.addons.payment_klarna.klarna.order_lines import validate_order_amounts
-from odoo.addons.payment_klarna.models.klarna_payload import amount_lines, order_payload
+from odoo.addons.payment_klarna.payload import amount_lines, order_payload
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
 

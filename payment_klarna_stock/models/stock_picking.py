@@ -118,7 +118,7 @@ class StockPicking(models.Model):
         if fees:
             value += sum(to_minor(fee.price_total, decimals) for fee in fees)
             lines |= fees
-        remaining = tx._klarna_amounts()["remaining"]
+        remaining = tx._klarna_books().remaining
         goods = order.order_line.filtered(
             lambda line: line.product_id.type == "consu" and not line.is_delivery
         )

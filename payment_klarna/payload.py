@@ -1,7 +1,8 @@
 """A payment transaction to Klarna's order payload: Odoo records to the pure mapping's input.
 
-Plain functions, not a model: they read Odoo records and hand neutral data to ``klarna/``,
-which owns the wire format and its amount rules. Decisions:
+Plain functions, not a model (beside ``utils.py``, the addon's other bridge to ``klarna/``):
+they read Odoo records and hand neutral data to ``klarna/``, which owns the wire format and
+its amount rules. Decisions:
 
 * The cart comes from the transaction's sales orders, else its invoices, else the transaction
   alone (one ``digital`` line named after its reference, tax 0).
@@ -29,11 +30,11 @@ from decimal import Decimal
 
 from odoo.exceptions import UserError
 
-from ..klarna.address import PartyData, build_addresses
-from ..klarna.locale import klarna_locale, market
-from ..klarna.mapping_errors import KlarnaMappingError
-from ..klarna.money import from_minor, to_decimal, to_minor
-from ..klarna.order_lines import CartLine, build_order_amounts
+from .klarna.address import PartyData, build_addresses
+from .klarna.locale import klarna_locale, market
+from .klarna.mapping_errors import KlarnaMappingError
+from .klarna.money import from_minor, to_decimal, to_minor
+from .klarna.order_lines import CartLine, build_order_amounts
 
 DECIMALS = 2  # Klarna counts every currency in hundredths
 MERCHANT_REFERENCE_MAX = 255
@@ -167,10 +168,19 @@ def _document_lines(documents):
     return documents.invoice_line_ids
 
 
+def payable_lines(lines):
+    """The sale order or invoice lines that are goods, fees or discounts: sections, notes and
+    lines of no quantity are left out."""
+    if lines._name == "sale.order.line":
+        return lines.filtered(lambda line: not line.display_type and line.product_uom_qty)
+    return lines.filtered(lambda line: line.display_type == "product" and line.quantity)
+
+
 def _cart_lines(tx, lines):
-    """Neutral cart lines for sale order or invoice lines; sections, notes and empty lines skip."""
+    """Neutral cart lines for the :func:`payable_lines` of sale order or invoice lines."""
     lang = tx.partner_id.lang or tx.env.lang
     base_url = (_documents(tx)[:1] or tx).get_base_url()
+    lines = payable_lines(lines)
     if lines._name == "sale.order.line":
         return [
             _cart_line(
@@ -184,7 +194,6 @@ def _cart_lines(tx, lines):
                 sale_line=line,
             )
             for line in lines
-            if not line.display_type and line.product_uom_qty
         ]
     return [
         _cart_line(
@@ -198,7 +207,6 @@ def _cart_lines(tx, lines):
             sale_line=line.sale_line_ids[:1],
         )
         for line in lines
-        if line.display_type == "product" and line.quantity
     ]
 
 
