@@ -124,12 +124,23 @@ class PaymentTransaction(models.Model):
     # === ACTION METHODS === #
 
     def action_klarna_reconcile(self):
-        """Read the Klarna orders now and correct Odoo, as the hourly cron does."""
+        """Read the Klarna orders now and correct Odoo, as the hourly cron does.
+
+        :return: None
+        :raise AccessError: the user may not manage payments.
+        :raise UserError: Klarna's order could not be read.
+        """
         payment_utils.check_rights_on_recordset(self)
         for tx in self:
             tx.sudo()._klarna_order_tx()._klarna_reconcile()
 
     def action_klarna_extend_authorization(self):
+        """Push back the expiry of the uncaptured authorizations (the button's action).
+
+        :return: None
+        :raise AccessError: the user may not manage payments.
+        :raise UserError: the authorization cannot be extended, or Klarna refused.
+        """
         payment_utils.check_rights_on_recordset(self)
         for tx in self:
             tx.sudo()._klarna_extend_authorization()
@@ -154,6 +165,10 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to give the browser the Klarna category to authorize.
 
         Nothing secret goes here (client token, access token): Odoo logs these values.
+
+        :param dict processing_values: The generic processing values of the transaction.
+        :return: The provider-specific processing values.
+        :rtype: dict
         """
         res = super()._get_specific_processing_values(processing_values)
         if self.provider_code != const.PROVIDER_CODE:
@@ -161,7 +176,13 @@ class PaymentTransaction(models.Model):
         return {"klarna_payment_category": self._klarna_category()}
 
     def _get_specific_rendering_values(self, processing_values):
-        """Override of `payment` to redirect to Klarna's hosted payment page."""
+        """Override of `payment` to redirect to Klarna's hosted payment page.
+
+        :param dict processing_values: The generic and specific processing values.
+        :return: The redirect form's URL and its parameters.
+        :rtype: dict
+        :raise ValidationError: Klarna's page could not be opened.
+        """
         res = super()._get_specific_rendering_values(processing_values)
         if self.provider_code != const.PROVIDER_CODE:
             return res
@@ -617,7 +638,13 @@ class PaymentTransaction(models.Model):
         return tx
 
     def _process_notification_data(self, notification_data):
-        """Override of `payment` to apply a Klarna outcome, never moving backwards."""
+        """Override of `payment` to apply a Klarna outcome, never moving backwards.
+
+        :param dict notification_data: ``outcome`` (a :class:`Outcome` value), ``source``,
+            and optionally ``klarna_order_id``, ``fraud_status`` and ``message``.
+        :return: None
+        :raise ValidationError: the data holds no valid outcome.
+        """
         super()._process_notification_data(notification_data)
         if self.provider_code != const.PROVIDER_CODE:
             return
@@ -860,6 +887,11 @@ class PaymentTransaction(models.Model):
 
         The context may carry ``klarna_capture_line_ids`` (sale order lines being captured)
         and ``klarna_shipping_info`` (Klarna shipping_info objects), as a delivery does.
+
+        :param float amount_to_capture: The amount to capture; the whole remainder if None.
+        :return: The capture child, or an empty recordset when the whole amount was captured.
+        :rtype: recordset of `payment.transaction`
+        :raise UserError: the capture is not allowed, or Klarna refused or did not answer.
         """
         if self.provider_code != const.PROVIDER_CODE:
             return super()._send_capture_request(amount_to_capture=amount_to_capture)
@@ -919,6 +951,11 @@ class PaymentTransaction(models.Model):
         authorization is released. Odoo then records the void as it does for any provider:
         the transaction is canceled, or a canceled child closes the partly captured one.
         The amount is recomputed here, so a stale wizard cannot void a wrong amount.
+
+        :param float amount_to_void: Ignored: what is not captured is voided.
+        :return: The void child of a partly captured transaction, else an empty recordset.
+        :rtype: recordset of `payment.transaction`
+        :raise UserError: the void is not allowed, or Klarna refused or did not answer.
         """
         if self.provider_code != const.PROVIDER_CODE:
             return super()._send_void_request(amount_to_void=amount_to_void)
@@ -981,6 +1018,11 @@ class PaymentTransaction(models.Model):
         note being refunded (``klarna_credit_note_id``); otherwise an open credit note of the
         same amount on the order's invoices is taken. Its lines are sent to Klarna and the
         refund transaction is linked to it, so Odoo's refund payment settles it.
+
+        :param float amount_to_refund: The amount to refund; the whole payment if None.
+        :return: The refund transaction.
+        :rtype: recordset of `payment.transaction`
+        :raise UserError: the refund is not allowed, or Klarna refused or did not answer.
         """
         if self.provider_code != const.PROVIDER_CODE:
             return super()._send_refund_request(amount_to_refund=amount_to_refund)
