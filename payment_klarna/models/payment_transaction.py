@@ -895,12 +895,7 @@ class PaymentTransaction(models.Model):
         """
         if self.provider_code != const.PROVIDER_CODE:
             return super()._send_capture_request(amount_to_capture=amount_to_capture)
-        self.ensure_one()
-        self._ensure_provider_is_not_disabled()
-        self._klarna_lock()
-        self._klarna_check_state("authorized", "capture")
-        klarna_order = self._klarna_read_order()
-        books = self._klarna_books()
+        klarna_order, books = self._klarna_start_operation("capture")
         amount_minor = self._klarna_minor(amount_to_capture) if amount_to_capture else None
         amount_minor = amount_minor or books.remaining
         adopted = self._klarna_settle(klarna_order, self)
@@ -959,12 +954,7 @@ class PaymentTransaction(models.Model):
         """
         if self.provider_code != const.PROVIDER_CODE:
             return super()._send_void_request(amount_to_void=amount_to_void)
-        self.ensure_one()
-        self._ensure_provider_is_not_disabled()
-        self._klarna_lock()
-        self._klarna_check_state("authorized", "void")
-        klarna_order = self._klarna_read_order()
-        books = self._klarna_books()
+        klarna_order, books = self._klarna_start_operation("void")
         if klarna_order.captured_amount != books.captured:
             raise UserError(self._klarna_out_of_step_message(klarna_order))
         remaining = books.remaining
@@ -1105,6 +1095,16 @@ class PaymentTransaction(models.Model):
         )
 
     # === BUSINESS METHODS - CHECKS AND AMOUNTS === #
+
+    def _klarna_start_operation(self, operation):
+        """Before a capture or a void of the authorization: the provider is not disabled, the
+        row is locked and the transaction authorized. Returns the Klarna order as just read and
+        Odoo's books (:meth:`_klarna_books`)."""
+        self.ensure_one()
+        self._ensure_provider_is_not_disabled()
+        self._klarna_lock()
+        self._klarna_check_state("authorized", operation)
+        return self._klarna_read_order(), self._klarna_books()
 
     def _klarna_order_tx(self):
         """The transaction that holds the Klarna order (self, or the source of a child)."""
