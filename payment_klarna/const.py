@@ -91,6 +91,26 @@ SESSIONS_PER_ADDRESS_PARAM = "payment_klarna.sessions_per_address"
 PREPARES_PER_SESSION = 10
 AUTHORIZATIONS_PER_SESSION = 10
 
+# The webhook inbox (payment.klarna.event; see README, "Webhooks"). An event is tried at most
+# EVENT_MAX_ATTEMPTS times, EVENT_BACKOFF_SECONDS after its first failure, doubled after
+# each: 1, 2, 4, 8 minutes. An event whose transaction is locked by a callback, a staff
+# action or a cron waits EVENT_BUSY_DELAY_SECONDS, without losing an attempt. One cron run
+# lasts EVENT_RUN_SECONDS; Odoo reschedules it at once while events remain.
+EVENT_MAX_ATTEMPTS = 5
+EVENT_BACKOFF_SECONDS = 60
+EVENT_BUSY_DELAY_SECONDS = 2
+EVENT_RUN_SECONDS = 50
+EVENT_MAX_ERROR_LENGTH = 2000
+# Unsigned legacy notifications get a uuid5 id in this namespace, one per order, type and
+# bucket of this many seconds.
+LEGACY_EVENT_NAMESPACE = "5b0f2f8e-6f0c-4c35-9a59-2a4b0c9e6f11"
+LEGACY_EVENT_BUCKET_SECONDS = 600
+# Finished events keep their payload this many days (system parameter, default), then only
+# their ids, types, states and outcomes.
+EVENT_RETENTION_PARAM = "payment_klarna.event_retention_days"
+EVENT_DEFAULT_RETENTION_DAYS = 30
+EVENT_FINAL_STATES = ("processed", "ignored", "resolved")
+
 # Authorizations and their recovery job (see README, "Checkout"). Klarna Payments sessions
 # live SESSION_LIFETIME_HOURS and an authorization token 60 minutes; the job looks at a
 # session nobody reported on after 10 minutes, then ever less often, a bounded batch per run.

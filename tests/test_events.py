@@ -14,6 +14,7 @@ from klarna.events import (
     parse_event,
     parse_legacy_notification,
 )
+from klarna.status import Outcome
 
 EVENT_ID = "a48e85ea-0c24-478f-9d8d-89a8a96d137a"
 ORDER_ID = "f3392f8b-6116-4073-ab96-e330819e2c07"
@@ -537,3 +538,96 @@ def test_nesting_up_to_the_bound_is_accepted():
 )
 def test_every_parser_bounds_nesting(parser):
     assert error_reason(parser, nested(600)) == events.TOO_DEEP
+
+
+# What an event asks of the Odoo layer
+
+Kind = events.EventKind
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind"),
+    [
+        ("non_guaranteed_payment.updated", Kind.PAYMENT_STATUS),
+        ("FRAUD_RISK_ACCEPTED", Kind.FRAUD_NOTIFICATION),
+        ("FRAUD_RISK_REJECTED", Kind.FRAUD_NOTIFICATION),
+        ("FRAUD_RISK_STOPPED", Kind.FRAUD_NOTIFICATION),
+        ("payment.request.state-change.completed", Kind.PAYMENT_REQUEST),
+        ("payment.request.state-change.EXPIRED", Kind.PAYMENT_REQUEST),
+        ("payment.dispute.created", Kind.DISPUTE),
+        ("order.captured", Kind.ORDER_CHANGE),
+        ("order.refund.created", Kind.ORDER_CHANGE),
+        ("order.cancelled", Kind.ORDER_CHANGE),
+    ],
+)
+def test_classify_every_kind(event_type, kind):
+    assert events.classify(event_type) is kind
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "ORDER.CAPTURED",
+        "Order_Captured",
+        "order:capture",
+        "order-refunded",
+        "order.Canceled",
+        "order_cancel_requested",
+        "capture",
+        "settlement.refund",
+    ],
+)
+def test_order_change_words_in_any_case_between_any_separator(event_type):
+    assert events.classify(event_type) is Kind.ORDER_CHANGE
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "merchant.settings.updated",
+        "order.created",
+        "order.recaptured",  # a word containing "capture" is not the word
+        "order.captures.listed",
+        "ordercaptured",
+        # Exact types and prefixes are case-sensitive, as Klarna sends them.
+        "NON_GUARANTEED_PAYMENT.UPDATED",
+        "non_guaranteed_payment.created",
+        "fraud_risk_accepted",
+        "FRAUD_RISK_UNKNOWN",
+        "payment.request.created",
+        "PAYMENT.DISPUTE.created",
+        "payment.disputes.created",
+    ],
+)
+def test_classify_unknown_types(event_type):
+    assert events.classify(event_type) is None
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind"),
+    [
+        # An order-change word inside a type with its own handler does not make it one.
+        ("payment.request.state-change.canceled", Kind.PAYMENT_REQUEST),
+        ("payment.request.state-change.cancelled", Kind.PAYMENT_REQUEST),
+        ("payment.dispute.refund-requested", Kind.DISPUTE),
+        ("payment.dispute.cancelled", Kind.DISPUTE),
+    ],
+)
+def test_exact_types_and_prefixes_come_before_words(event_type, kind):
+    assert events.classify(event_type) is kind
+
+
+@pytest.mark.parametrize(
+    ("event_type", "state", "outcome"),
+    [
+        ("payment.request.state-change.expired", "expired", Outcome.CANCELED),
+        ("payment.request.state-change.canceled", "canceled", Outcome.CANCELED),
+        ("payment.request.state-change.CANCELLED", "cancelled", Outcome.CANCELED),
+        ("payment.request.state-change.declined", "declined", Outcome.ERROR),
+        ("payment.request.state-change.completed", "completed", None),
+        ("payment.request.state-change.IN_PROGRESS", "in_progress", None),
+    ],
+)
+def test_payment_request_state_and_outcome(event_type, state, outcome):
+    assert events.payment_request_state(event_type) == state
+    assert events.outcome_for_payment_request(state) is outcome

@@ -5,6 +5,7 @@ Every rejection raises :class:`EventError` with a ``reason_code`` from
 :data:`REASON_CODES`; messages name the offending field but never quote a value,
 so they can be logged. :func:`minimise_payload` gives the GDPR-minimised copy of a
 body that may be stored (the event inbox); the full payload stays in memory only.
+:func:`classify` tells what a stored event asks of the Odoo layer.
 """
 
 import json
@@ -12,9 +13,11 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 
 from . import authorization_token
 from .errors import RejectedInput
+from .status import Outcome
 
 DEFAULT_MAX_BYTES = 256 * 1024
 _SMALL_BODY_MAX_BYTES = 16 * 1024
@@ -172,6 +175,67 @@ def parse_authorization_callback(body):
         authorization_token=_required(obj, "authorization_token", authorization_token.PATTERN),
         session_id=_required(obj, "session_id", _KLARNA_ID),
     )
+
+
+class EventKind(Enum):
+    """What an event type asks of the transaction it names (see :func:`classify`)."""
+
+    PAYMENT_STATUS = "payment_status"  # Pay Now standalone: the bank transfer's status
+    FRAUD_NOTIFICATION = "fraud_notification"  # unsigned: only a reason to re-read the order
+    PAYMENT_REQUEST = "payment_request"  # a payment request's state, maybe before any order
+    DISPUTE = "dispute"  # followed up in Klarna's Merchant Portal, noted in Odoo
+    ORDER_CHANGE = "order_change"  # a capture, refund or cancellation made on Klarna's side
+
+
+PAYMENT_STATUS_EVENT = "non_guaranteed_payment.updated"
+PAYMENT_REQUEST_PREFIX = "payment.request.state-change."
+DISPUTE_PREFIX = "payment.dispute."
+# Words in an event type that name a change of the order made on Klarna's side; the
+# order is re-read rather than the event believed.
+ORDER_CHANGE_WORDS = frozenset(
+    {"capture", "captured", "refund", "refunded", "cancel", "canceled", "cancelled"}
+)
+_EVENT_TYPE_SEPARATORS = re.compile(r"[._:-]")
+# Payment request states that end a payment before any order exists.
+PAYMENT_REQUEST_OUTCOMES = {
+    "expired": Outcome.CANCELED,
+    "canceled": Outcome.CANCELED,
+    "cancelled": Outcome.CANCELED,
+    "declined": Outcome.ERROR,
+}
+
+
+def classify(event_type):
+    """The :class:`EventKind` of an event type, None when it asks nothing.
+
+    Exact types and prefixes come first (``payment.request.state-change.canceled`` is a
+    payment request, not an order change); any other type naming one of
+    :data:`ORDER_CHANGE_WORDS`, in any case and between any of ``. _ : -``, is an order
+    change: whatever Klarna calls it, the answer is to re-read the order.
+    """
+    if event_type == PAYMENT_STATUS_EVENT:
+        return EventKind.PAYMENT_STATUS
+    if event_type in LEGACY_EVENT_TYPES:
+        return EventKind.FRAUD_NOTIFICATION
+    if event_type.startswith(PAYMENT_REQUEST_PREFIX):
+        return EventKind.PAYMENT_REQUEST
+    if event_type.startswith(DISPUTE_PREFIX):
+        return EventKind.DISPUTE
+    if ORDER_CHANGE_WORDS.intersection(_EVENT_TYPE_SEPARATORS.split(event_type.lower())):
+        return EventKind.ORDER_CHANGE
+    return None
+
+
+def payment_request_state(event_type):
+    """The state a payment request event type reports, lower-cased
+    (``payment.request.state-change.EXPIRED``: ``expired``)."""
+    return event_type.removeprefix(PAYMENT_REQUEST_PREFIX).lower()
+
+
+def outcome_for_payment_request(state):
+    """The outcome of a payment request state for a payment without an order yet: None
+    for a state that only reports progress (an order, once placed, is re-read instead)."""
+    return PAYMENT_REQUEST_OUTCOMES.get(state)
 
 
 # Minimisation keeps a scalar only when its key says it is an id, amount, status,

@@ -4,16 +4,19 @@ The webhook route only verifies and inserts (``_klarna_store_*``). The worker cl
 one due event at a time (``FOR UPDATE SKIP LOCKED``) in a committed step that counts
 the attempt and schedules its retry, then applies it in a savepoint and commits the
 result: a run killed while applying an event keeps the attempt, so a poison event
-reaches the dead letters after :data:`MAX_ATTEMPTS` instead of looping, and never
-costs another event an attempt. Failures are retried with exponential backoff. An
-event that names a transaction outside the provider whose key signed it, or of
+reaches the dead letters after ``const.EVENT_MAX_ATTEMPTS`` instead of looping, and
+never costs another event an attempt. Failures are retried with exponential backoff.
+An event that names a transaction outside the provider whose key signed it, or of
 another Klarna order, changes nothing and is set aside as a dead letter with the
 reason, for an administrator to retry or resolve.
+
+This model only keeps the inbox. What an event type asks is decided by
+:func:`klarna.events.classify`; what it does is the business of its transaction,
+found and row-locked here and then told (``payment.transaction._klarna_apply_event``).
 """
 
 import json
 import logging
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -26,41 +29,10 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from .. import const
-from ..klarna.events import LEGACY_EVENT_TYPES
-from ..klarna.status import Outcome, outcome_for_payment_status
+from ..klarna.events import classify
 from ..utils import in_test
 
 _logger = logging.getLogger(__name__)
-
-PAYMENT_STATUS_EVENT = "non_guaranteed_payment.updated"
-PAYMENT_REQUEST_PREFIX = "payment.request.state-change."
-DISPUTE_PREFIX = "payment.dispute."
-# Words in an event type that name a change of the order made on Klarna's side; the
-# order is re-read rather than the event believed.
-ORDER_CHANGE_WORDS = frozenset(
-    {"capture", "captured", "refund", "refunded", "cancel", "canceled", "cancelled"}
-)
-# Payment request states that end a payment before any order exists.
-PAYMENT_REQUEST_OUTCOMES = {
-    "expired": Outcome.CANCELED,
-    "canceled": Outcome.CANCELED,
-    "cancelled": Outcome.CANCELED,
-    "declined": Outcome.ERROR,
-}
-
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 60  # doubled after each failure: 1, 2, 4, 8 minutes
-BUSY_DELAY_SECONDS = 2  # the transaction was locked by a callback, a staff action or a cron
-RUN_SECONDS = 50  # one cron run; Odoo reschedules at once while events remain
-LEGACY_BUCKET_SECONDS = 600
-# uuid5 namespace of the ids given to unsigned legacy notifications.
-LEGACY_NAMESPACE = uuid.UUID("5b0f2f8e-6f0c-4c35-9a59-2a4b0c9e6f11")
-
-RETENTION_PARAM = "payment_klarna.event_retention_days"
-DEFAULT_RETENTION_DAYS = 30
-MAX_ERROR_LENGTH = 2000
-
-FINAL_STATES = ("processed", "ignored", "resolved")
 
 
 class TransactionBusy(Exception):
@@ -182,10 +154,10 @@ class PaymentKlarnaEvent(models.Model):
             )
         except ValidationError:
             return None
-        bucket = int(now // LEGACY_BUCKET_SECONDS)
+        bucket = int(now // const.LEGACY_EVENT_BUCKET_SECONDS)
         name = f"{notification.order_id}:{notification.event_type}:{bucket}"
         return self._klarna_insert(
-            event_id=str(uuid.uuid5(LEGACY_NAMESPACE, name)),
+            event_id=str(uuid.uuid5(uuid.UUID(const.LEGACY_EVENT_NAMESPACE), name)),
             event_type=notification.event_type,
             provider_id=tx.provider_id.id,
             transaction_id=tx.id,
@@ -323,7 +295,7 @@ class PaymentKlarnaEvent(models.Model):
         """Drain the due events one by one, each claimed and then applied in its own
         committed step (see the module's docstring), until the run's time is up."""
         auto_commit = not in_test()
-        deadline = time.monotonic() + RUN_SECONDS
+        deadline = time.monotonic() + const.EVENT_RUN_SECONDS
         done = 0
         while time.monotonic() < deadline:
             if auto_commit:
@@ -357,8 +329,9 @@ class PaymentKlarnaEvent(models.Model):
     @api.model
     def _klarna_wait_for_postponed(self, deadline):
         """Sleep until the next event postponed on a busy transaction is due, if that is
-        within :data:`BUSY_DELAY_SECONDS` and this run: a cron worker would otherwise only
-        see it at its next wake-up, up to a minute later. False when there is none."""
+        within ``const.EVENT_BUSY_DELAY_SECONDS`` and this run: a cron worker would
+        otherwise only see it at its next wake-up, up to a minute later. False when there
+        is none."""
         self.env.cr.execute(
             SQL("SELECT min(next_attempt_at) FROM payment_klarna_event WHERE state = 'pending'")
         )
@@ -366,7 +339,7 @@ class PaymentKlarnaEvent(models.Model):
         if due is None:
             return False
         wait = (due - fields.Datetime.now()).total_seconds()
-        if not 0 < wait <= BUSY_DELAY_SECONDS or time.monotonic() + wait >= deadline:
+        if not 0 < wait <= const.EVENT_BUSY_DELAY_SECONDS or time.monotonic() + wait >= deadline:
             return False
         time.sleep(wait)
         return True
@@ -397,7 +370,7 @@ class PaymentKlarnaEvent(models.Model):
                  RETURNING event.id, event.attempts
                     """,
                     now=fields.Datetime.now(),
-                    backoff=BACKOFF_SECONDS,
+                    backoff=const.EVENT_BACKOFF_SECONDS,
                 ),
                 log_exceptions=False,
             )
@@ -406,7 +379,7 @@ class PaymentKlarnaEvent(models.Model):
                 return self.browse()
             event = self.browse(row[0])
             event.invalidate_recordset(["attempts", "next_attempt_at"])
-            if row[1] <= MAX_ATTEMPTS:
+            if row[1] <= const.EVENT_MAX_ATTEMPTS:
                 return event
             event._klarna_give_up()
 
@@ -415,16 +388,16 @@ class PaymentKlarnaEvent(models.Model):
             "Klarna event %s (%s) is a dead letter: its worker stopped in each of %s attempts",
             self.event_id,
             self.event_type,
-            MAX_ATTEMPTS,
+            const.EVENT_MAX_ATTEMPTS,
         )
         self.write(
             {
                 "state": "dead",
-                "attempts": MAX_ATTEMPTS,
+                "attempts": const.EVENT_MAX_ATTEMPTS,
                 "last_error": self.env._(
                     "The worker stopped (killed, out of memory or out of time) while "
                     "applying this event, in each of its %s attempts.",
-                    MAX_ATTEMPTS,
+                    const.EVENT_MAX_ATTEMPTS,
                 ),
             }
         )
@@ -455,7 +428,7 @@ class PaymentKlarnaEvent(models.Model):
 
     def _klarna_postpone(self):
         """Wait for a busy transaction; that is no failure, so the attempt is given back."""
-        when = fields.Datetime.now() + timedelta(seconds=BUSY_DELAY_SECONDS)
+        when = fields.Datetime.now() + timedelta(seconds=const.EVENT_BUSY_DELAY_SECONDS)
         self.write(
             {
                 "attempts": self.attempts - 1,
@@ -468,7 +441,7 @@ class PaymentKlarnaEvent(models.Model):
     def _klarna_set_aside(self, error):
         """Park an event that may not change the transaction it names; retrying it
         unchanged cannot help, so it goes to the dead letters at once."""
-        message = str(error)[:MAX_ERROR_LENGTH]
+        message = str(error)[: const.EVENT_MAX_ERROR_LENGTH]
         _logger.warning(
             "Klarna event %s (%s) set aside: %s", self.event_id, self.event_type, message
         )
@@ -482,8 +455,8 @@ class PaymentKlarnaEvent(models.Model):
 
     def _klarna_record_failure(self, error):
         attempts = self.attempts
-        message = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
-        if attempts >= MAX_ATTEMPTS:
+        message = f"{type(error).__name__}: {error}"[: const.EVENT_MAX_ERROR_LENGTH]
+        if attempts >= const.EVENT_MAX_ATTEMPTS:
             _logger.warning(
                 "Klarna event %s (%s) is a dead letter after %s attempts: %s",
                 self.event_id,
@@ -493,7 +466,9 @@ class PaymentKlarnaEvent(models.Model):
             )
             self.write({"state": "dead", "last_error": message})
             return
-        when = fields.Datetime.now() + timedelta(seconds=BACKOFF_SECONDS * 2 ** (attempts - 1))
+        when = fields.Datetime.now() + timedelta(
+            seconds=const.EVENT_BACKOFF_SECONDS * 2 ** (attempts - 1)
+        )
         _logger.info(
             "Klarna event %s failed (attempt %s), retried at %s: %s",
             self.event_id,
@@ -505,112 +480,12 @@ class PaymentKlarnaEvent(models.Model):
         self.env.ref("payment_klarna.cron_process_events")._trigger(when)
 
     def _klarna_dispatch(self):
-        """Run the handler of the event's type: ``(state, outcome)`` to record."""
-        event_type = self.event_type
-        tokens = set(re.split(r"[._:-]", event_type.lower()))
-        if event_type == PAYMENT_STATUS_EVENT:
-            handler = self._klarna_handle_payment_status
-        elif event_type in LEGACY_EVENT_TYPES:
-            handler = self._klarna_handle_fraud_notification
-        elif event_type.startswith(PAYMENT_REQUEST_PREFIX):
-            handler = self._klarna_handle_payment_request
-        elif event_type.startswith(DISPUTE_PREFIX):
-            handler = self._klarna_handle_dispute
-        elif ORDER_CHANGE_WORDS & tokens:
-            handler = self._klarna_handle_order_change
-        else:
+        """Apply the event through its transaction: ``(state, outcome)`` to record."""
+        kind = classify(self.event_type)
+        if kind is None:
             return "ignored", "No handler for this event type."
-        return "processed", handler(self._klarna_locked_transaction())
-
-    def _klarna_handle_payment_status(self, tx):
-        """Pay Now standalone: UNPAID pending, PAID authorized or done, CLOSED canceled."""
-        captured = self.payment_status == "PAID" and (
-            tx.provider_id.klarna_capture_policy == "at_placement"
-            or bool(
-                tx.search_count(
-                    [
-                        ("source_transaction_id", "=", tx.id),
-                        ("operation", "=", "capture"),
-                        ("state", "=", "done"),
-                    ],
-                    limit=1,
-                )
-            )
-        )
-        outcome = outcome_for_payment_status(self.payment_status, captured=captured)
-        message = None
-        if self.payment_status == "CLOSED":
-            message = self.env._(
-                "Klarna closed the order: the bank transfer did not arrive in time. Klarna "
-                "cancels the order, or reverses a capture in the next settlement."
-            )
-        return self._klarna_apply(tx, outcome, message)
-
-    def _klarna_handle_fraud_notification(self, tx):
-        """Unsigned, so only a hint that the fraud decision was made: ask Klarna."""
-        return self._klarna_sync_order(tx, "fraud notification")[0]
-
-    def _klarna_handle_order_change(self, tx):
-        """A capture, refund or cancellation made on Klarna's side: reconcile with the order.
-
-        Reconciliation reads the order from Klarna and records captures and refunds made
-        outside Odoo as child transactions, so the event's claim itself is never applied.
-        """
-        before = tx.state
-        order = tx._klarna_reconcile()
-        return self._klarna_describe(tx, before, f"order {order.status}")
-
-    def _klarna_handle_payment_request(self, tx):
-        """Payment request states: an order, if any, is re-read; a final state before any
-        order ends the payment; the other states are progress reports."""
-        state = self.event_type.removeprefix(PAYMENT_REQUEST_PREFIX).lower()
-        if tx.klarna_order_id:
-            return self._klarna_sync_order(tx, "webhook")[0]
-        outcome = PAYMENT_REQUEST_OUTCOMES.get(state)
-        if outcome is None:
-            return f"{tx.reference}: no change (payment request {state})."
-        return self._klarna_apply(tx, outcome, None)
-
-    def _klarna_handle_dispute(self, tx):
-        tx._log_message_on_linked_documents(
-            self.env._(
-                "Klarna dispute event %(event)s for %(reference)s: follow it up in Klarna's "
-                "Merchant Portal.",
-                event=self.event_type,
-                reference=tx.reference,
-            )
-        )
-        return f"{tx.reference}: dispute logged on the document."
-
-    def _klarna_sync_order(self, tx, source):
-        """Re-read the order from Klarna and apply what it says, never the event's claim:
-        ``(outcome text, order)``."""
-        if not tx.klarna_order_id:
-            raise ValidationError(
-                self.env._("Klarna: transaction %s has no Klarna order yet.", tx.reference)
-            )
-        before = tx.state
-        order = tx.provider_id.sudo()._klarna_get_client().get_order(tx.klarna_order_id)
-        tx._klarna_sync_from_order(order, source)
-        return self._klarna_describe(tx, before, f"order {order.status}"), order
-
-    def _klarna_apply(self, tx, outcome, message):
-        before = tx.state
-        tx._handle_notification_data(
-            const.PROVIDER_CODE,
-            {
-                "reference": tx.reference,
-                "outcome": outcome.value,
-                "source": "webhook",
-                "message": message,
-            },
-        )
-        return self._klarna_describe(tx, before, outcome.value)
-
-    def _klarna_describe(self, tx, before, told):
-        if tx.state == before:
-            return f"{tx.reference}: stays {before} (Klarna: {told})."
-        return f"{tx.reference}: {before} -> {tx.state} (Klarna: {told})."
+        tx = self._klarna_locked_transaction()
+        return "processed", tx._klarna_apply_event(kind, self.event_type, self.payment_status)
 
     def _klarna_locked_transaction(self):
         """The event's transaction, row-locked so a callback or a staff action cannot
@@ -679,13 +554,13 @@ class PaymentKlarnaEvent(models.Model):
         Ids, types, states and outcomes stay for the audit trail.
         """
         days = int(
-            self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
-            or DEFAULT_RETENTION_DAYS
+            self.env["ir.config_parameter"].sudo().get_param(const.EVENT_RETENTION_PARAM)
+            or const.EVENT_DEFAULT_RETENTION_DAYS
         )
         limit = fields.Datetime.now() - timedelta(days=days)
         events = self.search(
             [
-                ("state", "in", FINAL_STATES),
+                ("state", "in", const.EVENT_FINAL_STATES),
                 ("payload_purged", "=", False),
                 ("received_at", "<", limit),
             ]

@@ -56,6 +56,7 @@ from ..controllers.main import KlarnaController
 from ..klarna import amounts, callback_token, inbound, reconcile
 from ..klarna.authorization_token import is_authorization_token
 from ..klarna.errors import KlarnaError, KlarnaNotFound, KlarnaValidationError
+from ..klarna.events import EventKind, outcome_for_payment_request, payment_request_state
 from ..klarna.idempotency import operation_key
 from ..klarna.masking import error_origin
 from ..klarna.money import from_minor, to_minor
@@ -66,6 +67,7 @@ from ..klarna.status import (
     is_forward,
     klarna_wins,
     outcome_for_order,
+    outcome_for_payment_status,
     outcome_for_placement,
 )
 from ..payload import amount_lines, order_payload, payable_lines
@@ -740,6 +742,155 @@ class PaymentTransaction(models.Model):
                 "source": source,
             },
         )
+
+    # === BUSINESS METHODS - WEBHOOK EVENTS === #
+
+    def _klarna_apply_event(self, kind, event_type, payment_status):
+        """Apply an event of the webhook inbox (``payment.klarna.event``) to this transaction.
+
+        The inbox has found and row-locked the transaction and retries the event on any
+        exception, so nothing is caught here.
+
+        :param EventKind kind: What the event asks (:func:`klarna.events.classify`).
+        :param str event_type: Klarna's event type.
+        :param str payment_status: The event's payment status, None if it has none.
+        :return: What happened, for the event's outcome.
+        :rtype: str
+        """
+        self.ensure_one()
+        match kind:
+            case EventKind.PAYMENT_STATUS:
+                return self._klarna_handle_payment_status(payment_status)
+            case EventKind.FRAUD_NOTIFICATION:
+                return self._klarna_handle_fraud_notification()
+            case EventKind.ORDER_CHANGE:
+                return self._klarna_handle_order_change()
+            case EventKind.PAYMENT_REQUEST:
+                return self._klarna_handle_payment_request(event_type)
+            case EventKind.DISPUTE:
+                return self._klarna_handle_dispute(event_type)
+        raise ValueError(f"no handler for Klarna event kind {kind!r}")
+
+    def _klarna_handle_payment_status(self, payment_status):
+        """Pay Now standalone: UNPAID pending, PAID authorized or done, CLOSED canceled.
+
+        Only an order captured at placement counts as captured: a partial capture made
+        from Odoo keeps the rest of the authorization open, and a full one has already
+        made the transaction done.
+
+        :param str payment_status: ``UNPAID``, ``PAID`` or ``CLOSED``.
+        :return: What happened.
+        :rtype: str
+        :raise UnknownStatusError: Another payment status.
+        """
+        captured = (
+            payment_status == "PAID" and self.provider_id.klarna_capture_policy == "at_placement"
+        )
+        outcome = outcome_for_payment_status(payment_status, captured=captured)
+        message = None
+        if payment_status == "CLOSED":
+            message = self.env._(
+                "Klarna closed the order: the bank transfer did not arrive in time. Klarna "
+                "cancels the order, or reverses a capture in the next settlement."
+            )
+        return self._klarna_apply_webhook_outcome(outcome, message)
+
+    def _klarna_handle_fraud_notification(self):
+        """Unsigned, so only a hint that the fraud decision was made: ask Klarna.
+
+        :return: What happened.
+        :rtype: str
+        """
+        return self._klarna_sync_order("fraud notification")
+
+    def _klarna_handle_order_change(self):
+        """A capture, refund or cancellation made on Klarna's side: reconcile with the order.
+
+        Reconciliation reads the order from Klarna and records captures and refunds made
+        outside Odoo as child transactions, so the event's claim itself is never applied.
+
+        :return: What happened.
+        :rtype: str
+        """
+        before = self.state
+        order = self._klarna_reconcile()
+        return self._klarna_describe_change(before, f"order {order.status}")
+
+    def _klarna_handle_payment_request(self, event_type):
+        """Payment request states: an order, if any, is re-read; a final state before any
+        order ends the payment; the other states are progress reports.
+
+        :param str event_type: ``payment.request.state-change.<state>``.
+        :return: What happened.
+        :rtype: str
+        """
+        state = payment_request_state(event_type)
+        if self.klarna_order_id:
+            return self._klarna_sync_order("webhook")
+        outcome = outcome_for_payment_request(state)
+        if outcome is None:
+            return f"{self.reference}: no change (payment request {state})."
+        return self._klarna_apply_webhook_outcome(outcome, None)
+
+    def _klarna_handle_dispute(self, event_type):
+        """A dispute is followed up in Klarna's Merchant Portal: note it on the documents.
+
+        :param str event_type: ``payment.dispute.<...>``.
+        :return: What happened.
+        :rtype: str
+        """
+        self._log_message_on_linked_documents(
+            self.env._(
+                "Klarna dispute event %(event)s for %(reference)s: follow it up in Klarna's "
+                "Merchant Portal.",
+                event=event_type,
+                reference=self.reference,
+            )
+        )
+        return f"{self.reference}: dispute logged on the document."
+
+    def _klarna_sync_order(self, source):
+        """Re-read the order from Klarna and apply what it says, never the event's claim.
+
+        :param str source: Where the reason to re-read came from, for the logs.
+        :return: What happened.
+        :rtype: str
+        :raise ValidationError: The transaction has no Klarna order yet.
+        """
+        if not self.klarna_order_id:
+            raise ValidationError(
+                self.env._("Klarna: transaction %s has no Klarna order yet.", self.reference)
+            )
+        before = self.state
+        order = self.provider_id.sudo()._klarna_get_client().get_order(self.klarna_order_id)
+        self._klarna_sync_from_order(order, source)
+        return self._klarna_describe_change(before, f"order {order.status}")
+
+    def _klarna_apply_webhook_outcome(self, outcome, message):
+        """Apply an outcome a webhook reported, as Odoo's notification flow does.
+
+        :param Outcome outcome: The outcome to apply (if it moves the transaction forward).
+        :param str message: The state message, or None.
+        :return: What happened.
+        :rtype: str
+        """
+        before = self.state
+        self._handle_notification_data(
+            const.PROVIDER_CODE,
+            {
+                "reference": self.reference,
+                "outcome": outcome.value,
+                "source": "webhook",
+                "message": message,
+            },
+        )
+        return self._klarna_describe_change(before, outcome.value)
+
+    def _klarna_describe_change(self, before, told):
+        """The outcome text of an event: the state change, or none, and what Klarna said."""
+        if self.state == before:
+            return f"{self.reference}: stays {before} (Klarna: {told})."
+        return f"{self.reference}: {before} -> {self.state} (Klarna: {told})."
 
     # === CRON === #
 

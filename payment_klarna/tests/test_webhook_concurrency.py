@@ -10,8 +10,8 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.models import payment_klarna_event
-from odoo.addons.payment_klarna.models.payment_klarna_event import MAX_ATTEMPTS
 
 # Runs the inbox worker in real processes on committed data. The registry is loaded once;
 # each run is a forked child that is killed (SIGKILL) when it touches the poison event,
@@ -200,7 +200,7 @@ class TestWebhookConcurrency(TransactionCase):
         )
         setup.cr.commit()
         self.addCleanup(self._delete, "payment_klarna_event", events.ids)
-        runs = MAX_ATTEMPTS + 1
+        runs = const.EVENT_MAX_ATTEMPTS + 1
         result = subprocess.run(  # noqa: S603 (our own interpreter and script)
             [sys.executable, "-c", WORKER, config.rcfile, self.env.cr.dbname, str(runs)],
             capture_output=True,
@@ -210,9 +210,9 @@ class TestWebhookConcurrency(TransactionCase):
             check=True,
         )
         signals = json.loads(result.stdout.split("RUNS ", 1)[1])
-        self.assertEqual(signals, [9] * MAX_ATTEMPTS + [0], result.stderr[-2000:])
+        self.assertEqual(signals, [9] * const.EVENT_MAX_ATTEMPTS + [0], result.stderr[-2000:])
         check = self._env()
         poison, other = check["payment.klarna.event"].browse(events.ids)
-        self.assertEqual((poison.state, poison.attempts), ("dead", MAX_ATTEMPTS))
+        self.assertEqual((poison.state, poison.attempts), ("dead", const.EVENT_MAX_ATTEMPTS))
         self.assertIn("stopped", poison.last_error)
         self.assertEqual((other.state, other.attempts), ("ignored", 1))

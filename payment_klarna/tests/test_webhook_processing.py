@@ -9,17 +9,13 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.errors import KlarnaUnavailable
 from odoo.addons.payment_klarna.klarna.events import LegacyNotification, parse_event
 from odoo.addons.payment_klarna.klarna.results import Capture, KlarnaOrder, Refund
 from odoo.addons.payment_klarna.klarna.signature import VerifiedSignature
-from odoo.addons.payment_klarna.models.payment_klarna_event import (
-    BACKOFF_SECONDS,
-    MAX_ATTEMPTS,
-    RETENTION_PARAM,
-    TransactionMismatch,
-)
+from odoo.addons.payment_klarna.models.payment_klarna_event import TransactionMismatch
 from odoo.addons.payment_klarna.tests.test_webhook import IBAN, WebhookCommon
 
 SIGNED = VerifiedSignature("payload-signature", "1", None)
@@ -79,6 +75,16 @@ class TestWebhookProcessing(WebhookCommon):
         self.klarna.klarna_capture_policy = "at_placement"
         self._process(self._store(payment_status="PAID"))
         self.assertEqual(self.tx.state, "done")
+
+    def test_paid_after_a_partial_capture_stays_authorized(self):
+        """Only a capture at placement makes a PAID order done: the rest of a partially
+        captured authorization can still be captured."""
+        self.tx._set_authorized()
+        self.tx._create_child_transaction(5.0)._set_done()
+        event = self._store(payment_status="PAID")
+        self._process(event)
+        self.assertEqual(self.tx.state, "authorized")
+        self.assertIn("stays authorized (Klarna: authorized)", event.outcome)
 
     def test_closed_order_is_canceled(self):
         self._process(self._store(payment_status="CLOSED"))
@@ -198,6 +204,35 @@ class TestWebhookProcessing(WebhookCommon):
         self.assertEqual(tx.state, "cancel")
         self.assertEqual(event.transaction_id, tx)
 
+    def test_payment_request_of_a_placed_order_rereads_the_order(self):
+        event = self._store("payment.request.state-change.Cancelled")
+        with patch.object(KlarnaClient, "get_order", return_value=klarna_order()) as get_order:
+            self._process(event)
+        get_order.assert_called_once()
+        self.assertEqual(self.tx.state, "authorized")
+        self.assertIn("pending -> authorized (Klarna: order AUTHORIZED)", event.outcome)
+
+    def test_payment_request_progress_changes_nothing(self):
+        tx = self._create_transaction("direct", reference="KLARNA-PR-2", state="pending")
+        event = self._store("payment.request.state-change.IN_PROGRESS", order_id=None)
+        event.sudo().reference = tx.reference
+        self._process(event)
+        tx.invalidate_recordset()
+        self.assertEqual(tx.state, "pending")
+        self.assertEqual(event.outcome, "KLARNA-PR-2: no change (payment request in_progress).")
+
+    def test_dispute_is_noted_on_the_order(self):
+        order = self.env["sale.order"].create({"partner_id": self.partner.id})
+        self.tx.sale_order_ids = order
+        event = self._store("payment.dispute.created")
+        self._process(event)
+        self.assertEqual(event.state, "processed")
+        self.assertEqual(self.tx.state, "pending")
+        self.assertIn(
+            "Klarna dispute event payment.dispute.created",
+            " ".join(order.message_ids.mapped("body")),
+        )
+
     def test_unknown_event_type_is_stored_and_ignored(self):
         event = self._store("merchant.settings.updated")
         self._process(event)
@@ -212,21 +247,25 @@ class TestWebhookProcessing(WebhookCommon):
         before = fields.Datetime.now()
         self._process(event)
         self.assertEqual((event.state, event.attempts), ("pending", 1))
-        self.assertGreaterEqual(event.next_attempt_at, before + timedelta(seconds=BACKOFF_SECONDS))
+        self.assertGreaterEqual(
+            event.next_attempt_at, before + timedelta(seconds=const.EVENT_BACKOFF_SECONDS)
+        )
         self.assertIn("no transaction matches", event.last_error)
         self._due_now(event)
         self._process(event)
         self.assertGreaterEqual(
-            event.next_attempt_at, before + timedelta(seconds=2 * BACKOFF_SECONDS)
+            event.next_attempt_at, before + timedelta(seconds=2 * const.EVENT_BACKOFF_SECONDS)
         )
-        for _attempt in range(MAX_ATTEMPTS - 2):
+        for _attempt in range(const.EVENT_MAX_ATTEMPTS - 2):
             self._due_now(event)
             self._process(event)
-        self.assertEqual((event.state, event.attempts), ("dead", MAX_ATTEMPTS))
+        self.assertEqual((event.state, event.attempts), ("dead", const.EVENT_MAX_ATTEMPTS))
         self.assertEqual(self.klarna.klarna_dead_event_count, 1)
         self._due_now(event)
         self._process(event)
-        self.assertEqual(event.attempts, MAX_ATTEMPTS, "a dead letter is not picked up again")
+        self.assertEqual(
+            event.attempts, const.EVENT_MAX_ATTEMPTS, "a dead letter is not picked up again"
+        )
 
         self.tx.klarna_order_id = "ord-not-yet-placed"
         event.action_retry()
@@ -241,7 +280,7 @@ class TestWebhookProcessing(WebhookCommon):
             LegacyNotification(order_id="ord-1", event_type="FRAUD_RISK_ACCEPTED"), 0
         )
         with patch.object(KlarnaClient, "get_order", side_effect=KlarnaUnavailable("down")):
-            for _attempt in range(MAX_ATTEMPTS):
+            for _attempt in range(const.EVENT_MAX_ATTEMPTS):
                 self._due_now(event)
                 self._process(event)
         self.assertEqual(event.state, "dead")
@@ -275,7 +314,7 @@ class TestWebhookProcessing(WebhookCommon):
         waiting = self._store("payment.request.state-change.expired", order_id="ord-unknown")
         old = fields.Datetime.now() - timedelta(days=31)
         (done | waiting).sudo().write({"received_at": old})
-        self.env["ir.config_parameter"].set_param(RETENTION_PARAM, "30")
+        self.env["ir.config_parameter"].set_param(const.EVENT_RETENTION_PARAM, "30")
         self.Event._cron_purge_payloads()
         done.invalidate_recordset()
         self.assertTrue(done.payload_purged)
