@@ -42,6 +42,17 @@ WEBHOOK_TRUSTED_PROXIES_PARAM = "payment_klarna.webhook_trusted_proxies"
 # about refused webhooks, per provider id ("unverified" when no key was named).
 WEBHOOK_ALERT_MARKER_PARAM = "payment_klarna.webhook_alerted_at.%s"
 
+# === Routes (controllers/) === #
+# Largest body of Klarna's authorization callback: 400 above.
+MAX_CALLBACK_BYTES = 16 * 1024
+# The documents a payment form may pay with Klarna's widget (the inline form names the
+# form's one), and where each keeps what the draft transaction takes from it:
+# model -> (amount field, partner field, the transaction's link field).
+WIDGET_DOCUMENTS = {
+    "sale.order": ("amount_total", "partner_invoice_id", "sale_order_ids"),
+    "account.move": ("amount_residual", "partner_id", "invoice_ids"),
+}
+
 # === Inbound limits and the widget's sessions (issue 13, defects 9 and 10) === #
 # Largest body of the browser's, the callback's and the hosted page's routes (all under
 # this prefix), chunked bodies included: 413 above. The webhook keeps its own limit
@@ -56,7 +67,8 @@ JSON_ROUTE_MAX_DEPTH = 8
 SESSION_ROUTE_PARAMS = {
     "provider_id": "any",
     "payment_method_code": "text",
-    "transaction_route": "text",
+    "document_model": "text?",
+    "document_id": "id?",
     "access_token": "secret?",
     "amount": "number?",
     "currency_id": "id?",

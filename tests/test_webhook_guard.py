@@ -6,9 +6,11 @@ import pytest
 from klarna import signature, webhook_guard
 from klarna.webhook_guard import (
     FailureTracker,
+    Refusal,
     VerificationFailed,
     client_address,
     is_allowed,
+    screen,
     sender_network,
     verify,
 )
@@ -163,3 +165,59 @@ def test_defaults():
         webhook_guard.FAILURE_WINDOW,
         webhook_guard.MAX_TRACKED,
     )
+
+
+# === Screening of unverified requests === #
+
+
+def _screen(tracker, reason, address="198.51.100.7", allowed="", states=("test",), now=NOW):
+    return screen(tracker, address, reason, allowed=allowed, states=set(states), now=now)
+
+
+def test_a_refusal_is_400_with_its_reason_and_counted():
+    tracker = FailureTracker(limit=3, window=60)
+    assert _screen(tracker, "bad_signature") == Refusal(400, "bad_signature", "198.51.100.7")
+    assert len(tracker) == 1
+
+
+def test_without_a_reason_an_admitted_request_goes_on_uncounted():
+    tracker = FailureTracker(limit=3, window=60)
+    assert _screen(tracker, None) is None
+    assert _screen(tracker, None, allowed="198.51.100.0/24") is None
+    assert len(tracker) == 0
+
+
+def test_outside_the_allow_list_is_403_whatever_the_reason():
+    tracker = FailureTracker(limit=3, window=60)
+    for reason in (None, "bad_signature"):
+        refusal = _screen(tracker, reason, allowed="192.0.2.0/24")
+        assert (refusal.status, refusal.reason) == (403, webhook_guard.NOT_ALLOWED)
+    # The keyword admits Klarna's published addresses of the providers' states only.
+    test_address = webhook_guard.KLARNA_WEBHOOK_ADDRESSES["test"][0]
+    assert _screen(tracker, None, address=test_address, allowed="klarna") is None
+    refused = _screen(tracker, None, address=test_address, allowed="klarna", states=("enabled",))
+    assert refused.status == 403
+
+
+def test_the_limit_alerts_once_then_rate_limits_without_counting():
+    tracker = FailureTracker(limit=3, window=60)
+    refusals = [_screen(tracker, "bad_signature", now=NOW + i) for i in range(5)]
+    assert [(r.status, r.alert) for r in refusals] == [
+        (400, False),
+        (400, False),
+        (400, True),
+        (429, False),
+        (429, False),
+    ]
+    assert refusals[-1].reason == webhook_guard.RATE_LIMITED
+    assert _screen(tracker, None, now=NOW + 10).status == 429  # even an unsigned request
+    assert _screen(tracker, "bad_signature", now=NOW + 70).status == 400  # window passed
+
+
+def test_ipv6_refusals_are_counted_per_64():
+    tracker = FailureTracker(limit=2, window=60)
+    first = _screen(tracker, "bad_signature", address="2001:db8::1")
+    second = _screen(tracker, "bad_signature", address="2001:db8::2")
+    assert first.network == second.network == "2001:db8::/64"
+    assert second.alert
+    assert _screen(tracker, "bad_signature", address="2001:db8::3").status == 429

@@ -16,7 +16,6 @@ import time
 from odoo import http
 from odoo.http import request
 
-from .. import utils as klarna_utils
 from ..klarna import webhook_guard
 from ..klarna.events import (
     DEFAULT_MAX_BYTES,
@@ -30,31 +29,8 @@ from .main import KlarnaController
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
 
-UNKNOWN_ORDER = "unknown_order"
-NOT_ALLOWED = "address_not_allowed"
-RATE_LIMITED = "rate_limited"
-
-
-class _SecretCache:
-    """Decrypted signing keys by ciphertext: a key is decrypted once per worker, and
-    any change of a key changes its ciphertext, so nothing stale is ever served."""
-
-    MAX_ENTRIES = 256
-
-    def __init__(self):
-        self._plain = {}
-
-    def get(self, env, ciphertext):
-        plain = self._plain.get(ciphertext)
-        if plain is None:
-            if len(self._plain) >= self.MAX_ENTRIES:
-                self._plain.clear()
-            plain = self._plain[ciphertext] = klarna_utils.decrypt_secret(env, ciphertext)
-        return plain
-
-
+# This worker's counts of refused requests per sender network (webhook_guard.screen).
 failures = webhook_guard.FailureTracker()
-_secrets = _SecretCache()
 
 
 class KlarnaWebhookController(http.Controller):
@@ -67,7 +43,11 @@ class KlarnaWebhookController(http.Controller):
         save_session=False,
     )
     def klarna_webhook(self):
-        """Store a verified event and acknowledge it; the inbox worker acts on it later."""
+        """Store a verified event and acknowledge it; the inbox worker acts on it later.
+
+        :return: 200 for a stored or duplicate event, else the refusal (see the module)
+        :rtype: werkzeug Response
+        """
         env = request.env(su=True)
         config = env["payment.klarna.signing.key"]._klarna_webhook_config()
         httprequest = request.httprequest
@@ -77,7 +57,7 @@ class KlarnaWebhookController(http.Controller):
         headers = httprequest.headers
         if "Payload-Signature" not in headers and "Klarna-Signature" not in headers:
             return self._klarna_receive_legacy(env, config, body)
-        key_sets, _states = self._klarna_key_sets(env, config[0])
+        key_sets = env["payment.klarna.signing.key"]._klarna_webhook_key_sets(config[0])
         try:
             provider_id, verified = self._klarna_verify(
                 body, headers, key_sets, time.time(), config[1]
@@ -115,7 +95,7 @@ class KlarnaWebhookController(http.Controller):
             return self._klarna_refuse(env, config, MISSING_SIGNATURE)
         stored = env["payment.klarna.event"]._klarna_store_legacy(notification, time.time())
         if stored is None:
-            return self._klarna_refuse(env, config, UNKNOWN_ORDER)
+            return self._klarna_refuse(env, config, webhook_guard.UNKNOWN_ORDER)
         _logger.info(
             "Klarna fraud notification %s for order %s %s",
             notification.event_type,
@@ -130,18 +110,6 @@ class KlarnaWebhookController(http.Controller):
         return webhook_guard.verify(body, headers, key_sets, now=now, max_age=max_age)
 
     @staticmethod
-    def _klarna_key_sets(env, key_rows):
-        """The active keys of each usable Klarna provider, enabled ones first, and the
-        providers' states; secrets are decrypted once per worker (:class:`_SecretCache`)."""
-        key_sets = {}
-        states = set()
-        for provider_id, state, key_id, ciphertext in key_rows:
-            states.add(state)
-            if key_id:
-                key_sets.setdefault(provider_id, {})[key_id] = _secrets.get(env, ciphertext)
-        return list(key_sets.items()), states
-
-    @staticmethod
     def _klarna_client_address(trusted_setting):
         """The sender's address (:func:`webhook_guard.client_address`). Odoo's
         ``proxy_mode`` rewrites the peer from the headers unconditionally; the original
@@ -154,31 +122,38 @@ class KlarnaWebhookController(http.Controller):
         return webhook_guard.client_address(peer, forwarded_for, trusted_setting)
 
     def _klarna_refuse(self, env, config, reason, provider_id=None):
-        """Screen an unverified request: 429 for a rate-limited network, 403 outside the
-        allow-list, else 400 with ``reason``; refusals are counted per network. With no
-        ``reason``, None lets a request the address rules admit go on.
+        """Answer an unverified request as :func:`webhook_guard.screen` decides, and alert
+        the administrators when it says so.
 
-        The admin alert names ``provider_id``, the provider whose key the header named.
+        :param env: the superuser environment
+        :param tuple config: the signing keys' :meth:`_klarna_webhook_config`
+        :param str reason: the refusal's reason code; None lets a request the address
+            rules admit go on
+        :param int provider_id: the provider whose key the header named, for the alert
+        :return: the refusal, or None
+        :rtype: werkzeug Response
         """
         key_rows, _max_age, allowed, trusted = config
         address = self._klarna_client_address(trusted)
-        network = webhook_guard.sender_network(address)
-        now = time.time()
-        if failures.is_blocked(network, now):
-            _security_logger.warning("Klarna webhook from %s refused: rate limited", address)
-            return self._klarna_answer(429, RATE_LIMITED)
-        states = {row[1] for row in key_rows}
-        status = 400
-        if allowed and not webhook_guard.is_allowed(address, allowed, states):
-            reason, status = NOT_ALLOWED, 403
-        elif reason is None:
+        refusal = webhook_guard.screen(
+            failures,
+            address,
+            reason,
+            allowed=allowed,
+            states={row[1] for row in key_rows},
+            now=time.time(),
+        )
+        if refusal is None:
             return None
-        _security_logger.warning("Klarna webhook from %s refused: %s", address, reason)
-        if failures.record(network, now):
+        if refusal.status == 429:
+            _security_logger.warning("Klarna webhook from %s refused: rate limited", address)
+        else:
+            _security_logger.warning("Klarna webhook from %s refused: %s", address, refusal.reason)
+        if refusal.alert:
             env["payment.klarna.event"]._klarna_alert_admins(
-                network, provider_id, failures.limit, failures.window
+                refusal.network, provider_id, failures.limit, failures.window
             )
-        return self._klarna_answer(status, reason)
+        return self._klarna_answer(refusal.status, refusal.reason)
 
     @staticmethod
     def _klarna_answer(status, value, key="error"):

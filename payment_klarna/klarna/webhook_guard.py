@@ -29,6 +29,7 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from functools import lru_cache
+from typing import NamedTuple
 
 from . import signature
 
@@ -46,6 +47,11 @@ FAILURE_LIMIT = 10  # refusals from one network within the window before it gets
 FAILURE_WINDOW = 600  # seconds
 MAX_TRACKED = 4096  # networks a worker remembers
 IPV6_PREFIX = 64
+
+# The reason codes of the webhook's own refusals of what was not verified.
+UNKNOWN_ORDER = "unknown_order"  # an unsigned fraud notification for no order of ours
+NOT_ALLOWED = "address_not_allowed"
+RATE_LIMITED = "rate_limited"
 
 
 class VerificationFailed(signature.SignatureError):
@@ -183,3 +189,39 @@ class FailureTracker:
         if not recent:
             self._failures.pop(network, None)
         return recent
+
+
+class Refusal(NamedTuple):
+    """How to answer an unverified request: ``status`` with ``reason``; ``alert`` when its
+    network has just reached the failure limit (the administrators are told, once)."""
+
+    status: int
+    reason: str
+    network: str
+    alert: bool = False
+
+
+def screen(tracker, address, reason, *, allowed, states, now):
+    """Screen an unverified request from ``address``; refusals count against its network.
+
+    A rate-limited network gets 429 (not counted again), an address outside the
+    allow-list 403, anything else refused 400 with ``reason``.
+
+    :param FailureTracker tracker: this worker's failure counters
+    :param str address: the sender (:func:`client_address`)
+    :param str reason: why the request is refused; None for a request that only the
+        address rules may refuse (an unsigned legacy notification)
+    :param str allowed: the allow-list setting, empty for none
+    :param states: the states of the usable Klarna providers (the ``klarna`` keyword)
+    :param float now: the current time, in seconds
+    :return: the :class:`Refusal`, or None to let the request go on
+    """
+    network = sender_network(address)
+    if tracker.is_blocked(network, now):
+        return Refusal(429, RATE_LIMITED, network)
+    status = 400
+    if allowed and not is_allowed(address, allowed, states):
+        reason, status = NOT_ALLOWED, 403
+    elif reason is None:
+        return None
+    return Refusal(status, reason, network, alert=tracker.record(network, now))

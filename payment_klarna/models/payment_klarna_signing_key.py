@@ -10,6 +10,27 @@ from ..klarna.signature import DEFAULT_MAX_AGE
 _logger = logging.getLogger(__name__)
 
 
+class _SecretCache:
+    """Decrypted signing keys by ciphertext: a key is decrypted once per worker, and
+    any change of a key changes its ciphertext, so nothing stale is ever served."""
+
+    MAX_ENTRIES = 256
+
+    def __init__(self):
+        self._plain = {}
+
+    def get(self, env, ciphertext):
+        plain = self._plain.get(ciphertext)
+        if plain is None:
+            if len(self._plain) >= self.MAX_ENTRIES:
+                self._plain.clear()
+            plain = self._plain[ciphertext] = klarna_utils.decrypt_secret(env, ciphertext)
+        return plain
+
+
+_secrets = _SecretCache()
+
+
 class PaymentKlarnaSigningKey(models.Model):
     """A webhook signing key; several may be active at once so keys can be rotated."""
 
@@ -141,7 +162,17 @@ class PaymentKlarnaSigningKey(models.Model):
     def _klarna_clear_webhook_config(self):
         self.env.registry.clear_cache()
 
-    def _get_secret(self):
-        """Decrypt the secret, for the webhook verification only."""
-        self.ensure_one()
-        return klarna_utils.decrypt_secret(self.env, self.secret_encrypted)
+    @api.model
+    def _klarna_webhook_key_sets(self, key_rows):
+        """The active keys of each usable Klarna provider, enabled ones first, for
+        :func:`..klarna.webhook_guard.verify`; secrets are decrypted once per worker.
+
+        :param key_rows: the keys of :meth:`_klarna_webhook_config`
+        :return: ``[(provider id, {key id: secret}), ...]``
+        :rtype: list
+        """
+        key_sets = {}
+        for provider_id, _state, key_id, ciphertext in key_rows:
+            if key_id:
+                key_sets.setdefault(provider_id, {})[key_id] = _secrets.get(self.env, ciphertext)
+        return list(key_sets.items())

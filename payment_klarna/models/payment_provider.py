@@ -1,7 +1,7 @@
 import json
 import logging
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.payment import utils as payment_utils
@@ -247,13 +247,25 @@ class PaymentProvider(models.Model):
         self.ensure_one()
         return klarna_utils.decrypt_secret(self.env, self.klarna_api_password_encrypted)
 
-    def _klarna_open_widget_session(self, payment_method_code, values, address):
+    def _klarna_open_widget_session(
+        self,
+        payment_method_code,
+        address,
+        document=None,
+        amount=None,
+        currency_id=None,
+        partner_id=None,
+    ):
         """The Klarna session that shows the widget for a cart (reused while unchanged).
 
+        The cart is ``document``, or else a payment link's amount, currency and partner.
+
         :param str payment_method_code: the payment method the customer chose
-        :param dict values: the draft transaction's values, with the ``cart_key`` of its
-                            document
         :param str address: the customer's IP address, to bound new sessions
+        :param document: the sale order or invoice the payment form pays, access checked
+        :param float amount: a payment link's amount, access checked
+        :param int currency_id: a payment link's currency
+        :param int partner_id: a payment link's partner
         :return: ``session_id``, ``client_token`` and ``categories``
         :raise ValidationError: for a payment method that is not Klarna's
         """
@@ -261,8 +273,25 @@ class PaymentProvider(models.Model):
         payment_method = self.env["payment.method"]._get_from_code(payment_method_code)
         if payment_method_code not in const.PAYMENT_METHOD_CATEGORIES or not payment_method:
             raise ValidationError(self.env._("Klarna: this payment method is not available."))
-        values = dict(values)
-        cart_key = values.pop("cart_key")
+        if document:
+            amount_field, partner_field, link_field = const.WIDGET_DOCUMENTS[document._name]
+            values = {
+                "amount": document[amount_field],
+                "currency_id": document.currency_id.id,
+                "partner_id": document[partner_field].id,
+                link_field: [Command.set(document.ids)],
+                "reference": document.name,
+            }
+            cart_key = f"{document._name},{document.id}"
+        else:
+            amount, currency_id, partner_id = float(amount), int(currency_id), int(partner_id)
+            values = {
+                "amount": amount,
+                "currency_id": currency_id,
+                "partner_id": partner_id,
+                "reference": self.env._("Payment"),
+            }
+            cart_key = f"payment,{partner_id},{currency_id},{amount}"
         draft_tx = self.env["payment.transaction"].new(
             {"provider_id": self.id, "payment_method_id": payment_method.id, **values}
         )

@@ -294,12 +294,8 @@ class PaymentTransaction(models.Model):
         client = self.provider_id._klarna_get_client()
         try:
             client.update_session(session_id, self._klarna_session_payload())
-        except KlarnaNotFound:
-            raise UserError(
-                self.env._("Klarna: the payment session expired. Reload the page and pay again.")
-            ) from None
         except KlarnaError as error:
-            raise UserError(self.env._("Klarna: the payment could not start: %s", error)) from error
+            self._klarna_raise_browser_error(error, "prepare")
         self._klarna_bind_session(session_id)
         attempt.session_id = session_id
 
@@ -471,10 +467,7 @@ class PaymentTransaction(models.Model):
             self._klarna_place_order(authorization_token, source)
         except KlarnaError as error:
             if not error.retryable:
-                # The lead only: Klarna's details may quote the token.
-                raise ValidationError(
-                    self.env._("Klarna: the order could not be placed: %s.", error.lead)
-                ) from error
+                self._klarna_raise_browser_error(error, "authorize")
             _logger.warning(
                 "Klarna order for %s queued after %s", self.reference, type(error).__name__
             )
@@ -531,6 +524,79 @@ class PaymentTransaction(models.Model):
             )
         elif self.state == "draft":
             self._set_error(self.env._("Klarna could not complete the payment."))
+
+    # === THE BROWSER'S AND KLARNA'S REQUESTS (called by the routes) === #
+
+    def _klarna_cancel_by_customer(self, declined):
+        """The customer closed Klarna's dialog, or Klarna declined: a payment that is not
+        under way is canceled, so the cart stays payable; any other is left as it is.
+
+        :param bool declined: Klarna declined the payment (else the customer left).
+        """
+        self.ensure_one()
+        if self.state == "draft" and not self.klarna_order_id:
+            self._set_canceled(
+                state_message=self.env._("Klarna declined the payment.")
+                if declined
+                else self.env._("The customer left Klarna before approving.")
+            )
+
+    def _klarna_read_authorization_callback(self, body):
+        """The authorization token of Klarna's authorization callback for this transaction.
+
+        The body must be a well-formed callback for the session this transaction holds. A
+        refusal is logged on the security logger with its reason code, never the body.
+
+        :param bytes body: the callback's raw body, its size already bounded.
+        :return: the authorization token.
+        :rtype: str
+        :raise ValidationError: the body is not a callback for this transaction's session.
+        """
+        # Imported here: this block is the only part of the module this change may edit.
+        from ..klarna.events import EventError, parse_authorization_callback
+
+        self.ensure_one()
+        try:
+            callback = parse_authorization_callback(body)
+        except EventError as error:
+            reason = error.reason_code
+        else:
+            if callback.session_id == self.klarna_session_id:
+                return callback.authorization_token
+            reason = "session mismatch"
+        logging.getLogger(f"{__name__}.security").warning(
+            "Klarna callback for %s refused: %s", self.reference, reason
+        )
+        raise ValidationError(self.env._("Klarna: this authorization callback is not valid."))
+
+    def _klarna_raise_browser_error(self, error, step):
+        """Turn a Klarna error met on the customer's behalf into the customer's message.
+
+        The one policy for the browser's Klarna calls: an authorization Klarna cannot take
+        now (a retryable error) is kept and placed by the recovery job, so
+        :meth:`_klarna_authorize` queues it instead of calling this. A session update cannot
+        be queued (Klarna's widget authorizes the session as it stands), so each of its
+        errors, retryable or not, is the customer's to retry. The message gives Klarna's
+        lead only: the details may quote the customer's data or a token.
+
+        :param KlarnaError error: what the Klarna client raised.
+        :param str step: ``"prepare"`` (a session update) or ``"authorize"`` (an order).
+        :raise UserError: for a session update.
+        :raise ValidationError: for an order placement.
+        """
+        if step == "prepare":
+            if isinstance(error, KlarnaNotFound):
+                raise UserError(
+                    self.env._(
+                        "Klarna: the payment session expired. Reload the page and pay again."
+                    )
+                ) from None
+            raise UserError(
+                self.env._("Klarna: the payment could not start: %s", error.lead)
+            ) from error
+        raise ValidationError(
+            self.env._("Klarna: the order could not be placed: %s.", error.lead)
+        ) from error
 
     def _klarna_authorize_from_session(self, source):
         """Place the order with the authorization Klarna's session holds.

@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest.mock import MagicMock, patch
 from urllib.parse import parse_qsl, urlencode
 
+from lxml import etree
 from psycopg2 import IntegrityError
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
@@ -496,7 +497,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         """What the payment form sends for a generic payment link (/payment/pay)."""
         return {
             **self._session_params(
-                "/payment/transaction",
+                None,
                 self._generate_test_access_token(self.partner.id, self.amount, self.currency.id),
             ),
             "amount": self.amount,
@@ -524,7 +525,7 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             with self.subTest(provider_id=provider_id):
                 result = self._rpc(
                     KlarnaController._session_url,
-                    {**self._session_params("/payment/transaction", "x"),
+                    {**self._session_params(None, "x"),
                      "provider_id": provider_id},
                 )  # fmt: skip
                 self.assertEqual(
@@ -547,20 +548,51 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
                 {
                     "provider_id": self.klarna.id,
                     "payment_method_code": "klarna",
-                    "transaction_route": f"/shop/payment/transaction/{order.id}",
+                    "document_model": "sale.order",
+                    "document_id": order.id,
                     "access_token": "not-the-orders-token",
                 },
             )
         self.assertIn("error", result)
         create.assert_not_called()
 
-    def _session_params(self, route, access_token):
+    def _session_params(self, document, access_token):
+        """What the payment form sends for ``document``; for a payment link (None), the
+        caller adds the link's amount, currency and partner."""
+        document_params = (
+            {"document_model": document._name, "document_id": document.id} if document else {}
+        )
         return {
             "provider_id": self.klarna.id,
             "payment_method_code": "klarna",
-            "transaction_route": route,
+            **document_params,
             "access_token": access_token,
         }
+
+    def test_the_inline_form_names_the_document_the_payment_form_pays(self):
+        """The session route's document comes from the page's own context: the shop's and
+        the order's portal page (``sale_order_id``), the invoice's (``invoice_id``), a
+        payment link to a document (Klarna's keys); a plain payment link names none."""
+        cases = [
+            ({"sale_order_id": 7}, ("sale.order", "7")),
+            ({"invoice_id": 8}, ("account.move", "8")),
+            ({"klarna_document_model": "account.move", "klarna_document_id": 9},
+             ("account.move", "9")),
+            ({}, (None, None)),
+        ]  # fmt: skip
+        for context, expected in cases:
+            with self.subTest(context=context):
+                html = self.env["ir.qweb"]._render(
+                    "payment_klarna.inline_form", {"provider_id": 1, "pm_sudo": None, **context}
+                )
+                container = etree.fromstring(str(html))
+                self.assertEqual(
+                    (
+                        container.get("data-klarna-document-model"),
+                        container.get("data-klarna-document-id"),
+                    ),
+                    expected,
+                )
 
     def test_session_for_a_portal_invoice_uses_the_invoice(self):
         invoice = self.env["account.move"].create(
@@ -575,28 +607,26 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
             }
         )  # fmt: skip
         invoice.action_post()
-        route = f"/invoice/transaction/{invoice.id}"
         with patch.object(KlarnaClient, "create_session", return_value=session()) as create:
             result = self._rpc(
                 KlarnaController._session_url,
-                self._session_params(route, invoice._portal_ensure_token()),
+                self._session_params(invoice, invoice._portal_ensure_token()),
             )
             self.assertIn("result", result)
             payload = create.call_args.args[0]
             self.assertEqual(payload["order_amount"], 8000)
             self.assertEqual(payload["merchant_reference2"], invoice.name)
             create.reset_mock()
-            refused = self._rpc(KlarnaController._session_url, self._session_params(route, "x"))
+            refused = self._rpc(KlarnaController._session_url, self._session_params(invoice, "x"))
         self.assertIn("error", refused)
         create.assert_not_called()
 
     def test_cart_changed_after_the_widget_opened_is_sent_again(self):
         order = self._eur_order(100.0)
-        route = f"/shop/payment/transaction/{order.id}"
         with patch.object(KlarnaClient, "create_session", return_value=session("sess-c")) as create:
             opened = self._rpc(
                 KlarnaController._session_url,
-                self._session_params(route, order._portal_ensure_token()),
+                self._session_params(order, order._portal_ensure_token()),
             )["result"]
         first_total = order.amount_total
         self.assertEqual(create.call_args.args[0]["order_amount"], round(first_total * 100))
@@ -789,7 +819,11 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertEqual(response.status_code, 503)
         self.assertFalse(tx.sudo().klarna_authorization_token)
 
-    @mute_logger("odoo.addons.payment_klarna.controllers.main.security", "werkzeug")
+    @mute_logger(
+        "odoo.addons.payment_klarna.controllers.main.security",
+        "odoo.addons.payment_klarna.models.payment_transaction.security",
+        "werkzeug",
+    )
     def test_bad_callbacks_get_a_4xx_and_change_nothing(self):
         tx = self._tx()
         token = self._callback_token(tx)

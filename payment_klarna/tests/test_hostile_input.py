@@ -79,7 +79,6 @@ class TestHostileInput(KlarnaCheckoutCommon, PaymentHttpCommon):
         return {
             "provider_id": self.klarna.id,
             "payment_method_code": "klarna",
-            "transaction_route": "/payment/transaction",
             "access_token": self._generate_test_access_token(
                 self.partner.id, self.amount, self.currency.id
             ),
@@ -94,8 +93,10 @@ class TestHostileInput(KlarnaCheckoutCommon, PaymentHttpCommon):
         authorize_url, cancel_url = KlarnaController._authorize_url, KlarnaController._cancel_url
         tx_params, reference = self.tx_params, self.tx.reference
         cases = [
-            (session_url, self._session_params(transaction_route=42)),
-            (session_url, self._session_params(transaction_route=["/x"])),
+            (session_url, self._session_params(document_model=42)),
+            (session_url, self._session_params(document_model=["sale.order"])),
+            (session_url, self._session_params(document_id="1; drop")),
+            (session_url, self._session_params(document_id=[1])),
             (session_url, self._session_params(amount={"v": 1})),
             (session_url, self._session_params(currency_id="EUR")),
             (session_url, self._session_params(partner_id=2**40)),

@@ -48,7 +48,8 @@ class TestWidgetSessions(KlarnaCommon, PaymentHttpCommon):
         params = {
             "provider_id": self.klarna.id,
             "payment_method_code": "klarna",
-            "transaction_route": f"/shop/payment/transaction/{order.id}",
+            "document_model": "sale.order",
+            "document_id": order.id,
             "access_token": order._portal_ensure_token(),
         }
         body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}

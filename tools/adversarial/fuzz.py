@@ -219,12 +219,12 @@ class Generator:
 
     def _session(self):
         fixtures = self.fixtures
+        # The form names its document; a payment link names none and sends its amount.
+        document = {"document_model": "sale.order", "document_id": fixtures["order_id"]}
         base = {
             "provider_id": fixtures["provider_id"],
             "payment_method_code": "klarna",
-            "transaction_route": self.pick(
-                [f"/shop/payment/transaction/{fixtures['order_id']}", "/payment/transaction"]
-            ),
+            **self.pick([document, {}]),
             "access_token": fixtures["order_token"],
             "amount": 49.99,
             "currency_id": fixtures["currency_id"],

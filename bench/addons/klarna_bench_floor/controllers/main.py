@@ -29,10 +29,9 @@ class KlarnaBenchFloorController(http.Controller):
     )
     def klarna_bench_durable_floor(self):
         env = request.env(su=True)
-        key_rows, max_age, _allowed, _trusted = env[
-            "payment.klarna.signing.key"
-        ]._klarna_webhook_config()
-        key_sets, _states = KlarnaWebhookController._klarna_key_sets(env, key_rows)
+        keys = env["payment.klarna.signing.key"]
+        key_rows, max_age, _allowed, _trusted = keys._klarna_webhook_config()
+        key_sets = keys._klarna_webhook_key_sets(key_rows)
         body = request.httprequest.get_data(cache=False)
         KlarnaWebhookController._klarna_verify(
             body, request.httprequest.headers, key_sets, time.time(), max_age

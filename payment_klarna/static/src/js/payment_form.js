@@ -41,11 +41,8 @@ paymentForm.include({
             const session = await rpc("/payment/klarna/session", {
                 provider_id: providerId,
                 payment_method_code: paymentMethodCode,
-                transaction_route: this.paymentContext.transactionRoute,
+                ...this._klarnaCartParams(container),
                 access_token: this.paymentContext.accessToken,
-                amount: this.paymentContext.amount,
-                currency_id: this.paymentContext.currencyId,
-                partner_id: this.paymentContext.partnerId,
             });
             Klarna.Payments.init({ client_token: session.client_token });
             const loaded = await klarnaCall("load", {
@@ -130,6 +127,26 @@ paymentForm.include({
             );
         }
         this._enableButton();
+    },
+
+    /**
+     * What the session route opens a session for: the document the payment form pays, as the
+     * inline form names it, or else a payment link's amount (checked with its access token).
+     *
+     * @private
+     * @param {HTMLElement} container - the inline form's Klarna container
+     * @return {Object}
+     */
+    _klarnaCartParams(container) {
+        const { klarnaDocumentModel, klarnaDocumentId } = container.dataset;
+        if (klarnaDocumentModel) {
+            return { document_model: klarnaDocumentModel, document_id: parseInt(klarnaDocumentId) };
+        }
+        return {
+            amount: this.paymentContext.amount,
+            currency_id: this.paymentContext.currencyId,
+            partner_id: this.paymentContext.partnerId,
+        };
     },
 
     /**
