@@ -56,7 +56,13 @@ from ..controllers.main import KlarnaController
 from ..klarna import amounts, callback_token, inbound, reconcile
 from ..klarna.authorization_token import is_authorization_token
 from ..klarna.errors import KlarnaError, KlarnaNotFound, KlarnaValidationError
-from ..klarna.events import EventKind, outcome_for_payment_request, payment_request_state
+from ..klarna.events import (
+    EventError,
+    EventKind,
+    outcome_for_payment_request,
+    parse_authorization_callback,
+    payment_request_state,
+)
 from ..klarna.idempotency import operation_key
 from ..klarna.masking import error_origin
 from ..klarna.money import from_minor, to_minor
@@ -75,6 +81,7 @@ from ..utils import in_test
 from .payment_klarna_event import TransactionMismatch
 
 _logger = logging.getLogger(__name__)
+_security_logger = logging.getLogger(__name__ + ".security")
 
 
 class PaymentTransaction(models.Model):
@@ -552,9 +559,6 @@ class PaymentTransaction(models.Model):
         :rtype: str
         :raise ValidationError: the body is not a callback for this transaction's session.
         """
-        # Imported here: this block is the only part of the module this change may edit.
-        from ..klarna.events import EventError, parse_authorization_callback
-
         self.ensure_one()
         try:
             callback = parse_authorization_callback(body)
@@ -564,9 +568,7 @@ class PaymentTransaction(models.Model):
             if callback.session_id == self.klarna_session_id:
                 return callback.authorization_token
             reason = "session mismatch"
-        logging.getLogger(f"{__name__}.security").warning(
-            "Klarna callback for %s refused: %s", self.reference, reason
-        )
+        _security_logger.warning("Klarna callback for %s refused: %s", self.reference, reason)
         raise ValidationError(self.env._("Klarna: this authorization callback is not valid."))
 
     def _klarna_raise_browser_error(self, error, step):
