@@ -76,13 +76,7 @@ class KlarnaWebhookController(http.Controller):
             return self._klarna_answer(400, error.reason_code)
         provider = env["payment.provider"].browse(provider_id)
         stored = env["payment.klarna.event"]._klarna_store_event(event, provider, verified)
-        _logger.info(
-            "Klarna webhook %s (%s) %s",
-            event.event_id,
-            event.event_type,
-            "stored" if stored else "already received",
-        )
-        return self._klarna_answer(200, "accepted" if stored else "duplicate", key="status")
+        return self._klarna_acknowledge(stored, f"webhook {event.event_id} ({event.event_type})")
 
     def _klarna_receive_legacy(self, env, config, body):
         """An unsigned Order Management fraud notification, or an unsigned forgery: only
@@ -96,12 +90,14 @@ class KlarnaWebhookController(http.Controller):
         stored = env["payment.klarna.event"]._klarna_store_legacy(notification, time.time())
         if stored is None:
             return self._klarna_refuse(env, config, webhook_guard.UNKNOWN_ORDER)
-        _logger.info(
-            "Klarna fraud notification %s for order %s %s",
-            notification.event_type,
-            notification.order_id,
-            "stored" if stored else "already received",
+        return self._klarna_acknowledge(
+            stored,
+            f"fraud notification {notification.event_type} for order {notification.order_id}",
         )
+
+    def _klarna_acknowledge(self, stored, description):
+        """200 for a stored event and for a duplicate (Klarna stops retrying either way)."""
+        _logger.info("Klarna %s %s", description, "stored" if stored else "already received")
         return self._klarna_answer(200, "accepted" if stored else "duplicate", key="status")
 
     @staticmethod

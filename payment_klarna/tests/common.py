@@ -39,19 +39,25 @@ class KlarnaCommon(PaymentCommon):
             },
         )
         cls.provider = cls.klarna
+        cls.pricelist_eur = cls.env["product.pricelist"].create(
+            {"name": "Klarna EUR", "currency_id": cls.currency_euro.id}
+        )
+
+    @classmethod
+    def _tax(cls, name, amount, **values):
+        return cls.env["account.tax"].create(
+            {"name": name, "amount_type": "percent", "amount": amount, **values}
+        )
 
     def _eur_order(self, price):
         """A sale order of one untaxed product at ``price``, in euros."""
         product = self.env["product.product"].create(
             {"name": "Lamp", "list_price": price, "taxes_id": [(5, 0, 0)]}
         )
-        pricelist = self.env["product.pricelist"].create(
-            {"name": "EUR", "currency_id": self.currency_euro.id}
-        )
         return self.env["sale.order"].create(
             {
                 "partner_id": self.partner.id,
-                "pricelist_id": pricelist.id,
+                "pricelist_id": self.pricelist_eur.id,
                 "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
             }
         )

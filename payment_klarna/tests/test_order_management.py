@@ -60,12 +60,7 @@ class KlarnaManagementCommon(KlarnaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pricelist_eur = cls.env["product.pricelist"].create(
-            {"name": "Klarna EUR", "currency_id": cls.currency_euro.id}
-        )
-        cls.tax_21 = cls.env["account.tax"].create(
-            {"name": "VAT 21%", "amount_type": "percent", "amount": 21}
-        )
+        cls.tax_21 = cls._tax("VAT 21%", 21)
         cls.chair = cls._product("Chair", "CHAIR-01", 100.0)
         cls.lamp = cls._product("Lamp", "LAMP-01", 50.0)
 

@@ -15,9 +15,6 @@ class TestKlarnaPayload(KlarnaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pricelist_eur = cls.env["product.pricelist"].create(
-            {"name": "Klarna EUR", "currency_id": cls.currency_euro.id}
-        )
         cls.tax_21 = cls._tax("VAT 21%", 21)
         cls.tax_21_included = cls._tax("VAT 21% incl.", 21, price_include_override="tax_included")
         cls.tax_6 = cls._tax("VAT 6%", 6)
@@ -42,12 +39,6 @@ class TestKlarnaPayload(KlarnaCommon):
                 "uom_po_id": cls.env.ref("uom.product_uom_kgm").id,
                 "taxes_id": [Command.set(cls.tax_6.ids)],
             }
-        )
-
-    @classmethod
-    def _tax(cls, name, amount, **values):
-        return cls.env["account.tax"].create(
-            {"name": name, "amount_type": "percent", "amount": amount, **values}
         )
 
     def _order(self, *lines, partner=None, **values):
