@@ -149,3 +149,6 @@ INTENT_GRACE = timedelta(minutes=10)
 # possible in Klarna's portal).
 RECONCILE_BATCH = 100
 RECONCILE_DONE_FOR = timedelta(days=180)
+# Operations whose outcome Klarna definitively gave; an open ``intent`` is not counted, so a
+# retry after an unknown outcome derives the same key as the attempt it repeats.
+OPERATION_ANSWERED_STATES = ("done", "failed")

@@ -12,6 +12,8 @@ from .errors import KlarnaInputError
 # so no dot segment, separator, query, fragment or pre-encoded byte can reach a URL.
 SEGMENT = re.compile(r"[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*")
 MAX_SEGMENT_LENGTH = 256
+# Klarna's limit on a capture's shipping_info shipping_company and tracking_number.
+SHIPPING_TEXT_MAX = 100
 
 
 def segment(name, value):

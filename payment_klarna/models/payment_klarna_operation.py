@@ -22,16 +22,13 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .. import const
 from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.idempotency import operation_key
 from ..klarna.money import from_minor
 from ..utils import in_test
 
 _logger = logging.getLogger(__name__)
-
-# Operations whose outcome Klarna definitively gave; an open ``intent`` is not counted, so a
-# retry after an unknown outcome derives the same key as the attempt it repeats.
-ANSWERED = ("done", "failed")
 
 
 @contextmanager
@@ -131,7 +128,9 @@ class PaymentKlarnaOperation(models.Model):
         with journal_env(self.env) as env:
             operations = env[self._name].sudo()
             domain = [("transaction_id", "=", tx.id), ("kind", "=", kind), ("origin", "=", "odoo")]
-            sequence = operations.search_count([*domain, ("state", "in", ANSWERED)])
+            sequence = operations.search_count(
+                [*domain, ("state", "in", const.OPERATION_ANSWERED_STATES)]
+            )
             key = operation_key(tx.reference, kind, amount_minor, sequence)
             operation = operations.search([("idempotency_key", "=", key)], limit=1)
             if not operation:

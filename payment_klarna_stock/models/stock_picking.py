@@ -20,9 +20,8 @@ from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
 from odoo.addons.payment_klarna import const
+from odoo.addons.payment_klarna.klarna.arguments import SHIPPING_TEXT_MAX
 from odoo.addons.payment_klarna.klarna.money import from_minor, to_decimal, to_minor
-
-SHIPPING_TEXT_MAX = 100  # Klarna's limit on shipping_company and tracking_number
 
 
 class StockPicking(models.Model):
