@@ -1,11 +1,12 @@
 """The webhook inbox: every Klarna event is stored once, then acted on by a worker.
 
 The webhook route only verifies and inserts (``_klarna_store_*``). The worker claims
-one due event at a time (``FOR UPDATE SKIP LOCKED``) in a committed step that counts
-the attempt and schedules its retry, then applies it in a savepoint and commits the
-result: a run killed while applying an event keeps the attempt, so a poison event
-reaches the dead letters after ``const.EVENT_MAX_ATTEMPTS`` instead of looping, and
-never costs another event an attempt. Failures are retried with exponential backoff.
+one due event at a time (``FOR UPDATE SKIP LOCKED``), counting the attempt and
+scheduling its retry, and commits that before applying the event in a savepoint; the
+result is committed together with the next event's claim (one commit per event). A run
+killed while applying an event keeps the attempt, so a poison event reaches the dead
+letters after ``const.EVENT_MAX_ATTEMPTS`` instead of looping, and never costs another
+event an attempt. Failures are retried with exponential backoff.
 An event that names a transaction outside the provider whose key signed it, or of
 another Klarna order, changes nothing and is set aside as a dead letter with the
 reason, for an administrator to retry or resolve.
@@ -293,30 +294,43 @@ class PaymentKlarnaEvent(models.Model):
     @api.model
     def _cron_process(self):
         """Drain the due events one by one, each claimed and then applied in its own
-        committed step (see the module's docstring), until the run's time is up."""
+        committed step (see the module's docstring), until the run's time is up.
+
+        An event's result and the next event's claim share one commit: the claim is
+        committed before its event is applied, as it must be, and a commit costs the
+        worker a round trip, a WAL flush and its whole ORM cache. The claim then reads
+        the snapshot taken when the previous event's step began, so an empty claim is
+        repeated once in a fresh transaction before the run ends."""
         auto_commit = not in_test()
         deadline = time.monotonic() + const.EVENT_RUN_SECONDS
         done = 0
+        fresh = True  # nothing applied since the last commit: the claim's snapshot is new
         while time.monotonic() < deadline:
-            if auto_commit:
-                # The last result is kept, and the claim reads a fresh snapshot.
-                self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
                 event = self._klarna_claim()
             except pg_errors.SerializationFailure:
-                # Another worker finished this row after our snapshot.
+                # Another worker finished a due row after this snapshot: keep the previous
+                # result (the claim ran in its own savepoint) and look again afresh.
                 if not auto_commit:
                     raise
-                self.env.cr.rollback()
+                self.env.cr.execute("ROLLBACK TO SAVEPOINT klarna_event_claim")
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                fresh = True
                 continue
             if not event:
+                if auto_commit and not fresh:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    fresh = True
+                    continue
                 if not self._klarna_wait_for_postponed(deadline):
                     break
                 continue
             if auto_commit:
-                # The attempt is counted before anything in it can stop this run.
+                # The previous result, and this attempt before anything in it can stop
+                # this run.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             event._klarna_process()
+            fresh = False
             done += 1
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -348,12 +362,17 @@ class PaymentKlarnaEvent(models.Model):
     def _klarna_claim(self):
         """Lock the next due event that no other worker holds, count the attempt and
         schedule it as a failure would be: if this run dies, it is retried then. An event
-        whose every attempt stopped its worker becomes a dead letter here, unapplied."""
+        whose every attempt stopped its worker becomes a dead letter here, unapplied.
+
+        The claim runs in the savepoint ``klarna_event_claim``, opened in the same round
+        trip: after a serialization failure the caller rolls back to it and keeps the rest
+        of its transaction. (The savepoint needs no release: the commit ends it.)"""
         self.env.flush_all()
         while True:
             self.env.cr.execute(
                 SQL(
                     """
+                    SAVEPOINT klarna_event_claim;
                     UPDATE payment_klarna_event event
                        SET attempts = COALESCE(event.attempts, 0) + 1,
                            next_attempt_at = %(now)s + make_interval(
@@ -409,7 +428,7 @@ class PaymentKlarnaEvent(models.Model):
         for event in self:
             try:
                 with self.env.cr.savepoint():
-                    state, outcome = event._klarna_dispatch()
+                    state, outcome, tx = event._klarna_dispatch()
             except TransactionBusy:
                 event._klarna_postpone()
             except TransactionMismatch as error:
@@ -417,12 +436,14 @@ class PaymentKlarnaEvent(models.Model):
             except Exception as error:  # any failure is recorded, then retried or dead-lettered
                 event._klarna_record_failure(error)
             else:
+                # The transaction is linked with the result: one write of the event.
                 event.write(
                     {
                         "state": state,
                         "outcome": outcome,
                         "processed_at": fields.Datetime.now(),
                         "last_error": False,
+                        "transaction_id": tx.id,
                     }
                 )
 
@@ -480,20 +501,23 @@ class PaymentKlarnaEvent(models.Model):
         self.env.ref("payment_klarna.cron_process_events")._trigger(when)
 
     def _klarna_dispatch(self):
-        """Apply the event through its transaction: ``(state, outcome)`` to record."""
+        """Apply the event through its transaction: ``(state, outcome, transaction)`` to
+        record (no transaction for an ignored event)."""
         kind = classify(self.event_type)
         if kind is None:
-            return "ignored", "No handler for this event type."
+            return "ignored", "No handler for this event type.", self.transaction_id
         tx = self._klarna_locked_transaction()
-        return "processed", tx._klarna_apply_event(kind, self.event_type, self.payment_status)
+        outcome = tx._klarna_apply_event(kind, self.event_type, self.payment_status)
+        return "processed", outcome, tx
 
     def _klarna_locked_transaction(self):
         """The event's transaction, row-locked so a callback or a staff action cannot
-        interleave; waits briefly, then postpones the event (:class:`TransactionBusy`)."""
+        interleave; waits briefly, then postpones the event (:class:`TransactionBusy`).
+        Called in :meth:`_klarna_process`'s savepoint, whose rollback ends the failed wait
+        (and its lock timeout)."""
         tx = self._klarna_find_transaction()
         try:
-            with self.env.cr.savepoint(flush=False):
-                tx._klarna_lock(const.EVENT_LOCK_TIMEOUT)
+            tx._klarna_lock(const.EVENT_LOCK_TIMEOUT)
         except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure):
             # Held by another worker, or changed since this batch's snapshot: read it
             # again shortly. Locked without either, the snapshot's row is the latest.
@@ -504,7 +528,7 @@ class PaymentKlarnaEvent(models.Model):
         """The transaction, found only inside the provider whose key verified the event
         (:meth:`payment.transaction._get_tx_from_notification_data`). An event may arrive
         before the order placement commits, so a miss is retried; a mismatch raises
-        :class:`TransactionMismatch`."""
+        :class:`TransactionMismatch`. The event is linked to it with its result."""
         tx = self.transaction_id
         if not tx:
             tx = (
@@ -519,7 +543,6 @@ class PaymentKlarnaEvent(models.Model):
                     },
                 )
             )
-            self.transaction_id = tx
         return tx.sudo()
 
     # === ACTIONS (dead letters) === #
