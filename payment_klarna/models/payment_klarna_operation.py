@@ -23,6 +23,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const
+from ..klarna import reconcile
 from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.idempotency import operation_key
 from ..klarna.money import from_minor
@@ -216,3 +217,177 @@ class PaymentKlarnaOperation(models.Model):
                 tx.with_env(env).sudo()._log_message_on_linked_documents(message)
         except psycopg2.OperationalError as error:  # e.g. the documents are locked
             _logger.warning("Klarna: %s not written on the chatter (%s)", tx.reference, error)
+
+    # === WHAT THE LOG TELLS (called by the transaction) === #
+
+    @api.model
+    def _settle_intents(self, tx, kind, amount_minor):
+        """Before a new call: settle earlier calls of this kind that got no answer.
+
+        Those Klarna holds were recorded by the transaction's ``_klarna_settle``. One it does
+        not show may be under way still: only its exact retry (same amount, hence same
+        idempotency key) may go. Past ``const.INTENT_GRACE`` it never reached Klarna: it is
+        closed as failed, in the log's own transaction, so that the new call draws a new key
+        and reference.
+
+        :param tx: the order transaction
+        :param str kind: ``capture`` or ``refund``
+        :param int amount_minor: the amount about to be sent
+        :raise UserError: another amount's call may still be under way
+        """
+        operations = self.sudo()
+        now = fields.Datetime.now()
+        intents = operations.search(
+            [
+                ("transaction_id", "=", tx.id),
+                ("kind", "=", kind),
+                ("origin", "=", "odoo"),
+                ("state", "=", "intent"),
+            ]
+        )
+        for intent in intents:
+            if intent.create_date < now - const.INTENT_GRACE:
+                operations._finish(
+                    intent.id,
+                    "failed",
+                    message=self.env._("Not in the Klarna order: the call never reached Klarna."),
+                )
+            elif intent.amount_minor != amount_minor:
+                raise UserError(
+                    self.env._(
+                        "Klarna: the %(operation)s of %(amount)s for %(reference)s sent at "
+                        "%(sent)s (UTC) got no clear answer, and Klarna's order does not show "
+                        "it yet: retry that same amount (Klarna cannot apply it twice), or "
+                        "wait until %(until)s (UTC) to %(operation)s another amount.",
+                        operation=kind,
+                        amount=tx._klarna_format(intent.amount_minor),
+                        reference=tx.reference,
+                        sent=fields.Datetime.to_string(intent.create_date),
+                        until=fields.Datetime.to_string(intent.create_date + const.INTENT_GRACE),
+                    )
+                )
+
+    @api.model
+    def _sent_references(self, tx):
+        """References of every capture and refund Odoo sent (or tried to) for ``tx``'s order."""
+        return set(
+            self.sudo()
+            .search(
+                [
+                    ("transaction_id", "=", tx.id),
+                    ("origin", "=", "odoo"),
+                    ("kind", "in", ("capture", "refund")),
+                ]
+            )
+            .mapped("reference")
+        )
+
+    @api.model
+    def _noted_references(self, tx):
+        """Klarna ids of the captures and refunds of ``tx``'s order noted from outside Odoo."""
+        return set(
+            self.sudo()
+            .search([("transaction_id", "=", tx.id), ("origin", "=", "klarna")])
+            .mapped("klarna_reference")
+        )
+
+    @api.model
+    def _resolve_intents(self, tx, klarna_order, held_only=False):
+        """Close operations whose outcome is unknown with what the order shows.
+
+        A capture or refund Klarna holds under the operation's reference is done at once, at
+        any age, and so is one recorded as failed (Klarna applied an earlier attempt and
+        refused the retry): Klarna's books win. Any other verdict waits for
+        ``const.INTENT_GRACE``, when the call cannot be running any more; ``held_only`` skips
+        those (:func:`klarna.reconcile.outcome`).
+        """
+        operations = self.sudo()
+        now = fields.Datetime.now()
+        held = reconcile.held_references(klarna_order)
+        pending = operations.search(
+            [
+                ("transaction_id", "=", tx.id),
+                ("origin", "=", "odoo"),
+                "|",
+                ("state", "=", "intent"),
+                "&",
+                ("state", "=", "failed"),
+                ("reference", "in", list(held)),
+            ],
+            order="id",
+        )
+        for operation in pending:
+            found = reconcile.outcome(
+                operation,
+                klarna_order,
+                held,
+                now,
+                grace=const.INTENT_GRACE,
+                notice=const.EXPIRY_NOTICE,
+                held_only=held_only,
+            )
+            if found is None:
+                continue
+            values = {"message": self.env._("Outcome read from the Klarna order.")}
+            if isinstance(found, str):
+                values["klarna_reference"] = found
+            was_refused = operation.state == "failed"
+            # Written with the corrections below, in this transaction: no call is involved.
+            operation.write({"state": "done" if found else "failed", **values})
+            tx._log_message_on_linked_documents(
+                self.env._(
+                    "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
+                    "was recorded as refused; the Klarna order shows it done.",
+                    operation=operation.reference,
+                    kind=operation.kind,
+                    amount=tx._klarna_format(operation.amount_minor),
+                )
+                if was_refused
+                else self.env._(
+                    "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
+                    "had no recorded outcome; the Klarna order shows it %(outcome)s.",
+                    operation=operation.reference,
+                    kind=operation.kind,
+                    amount=tx._klarna_format(operation.amount_minor),
+                    outcome=self.env._("done") if found else self.env._("never happened"),
+                )
+            )
+
+    @api.model
+    def _note_outside(self, tx, kind, klarna_reference, amount_minor, message=None):
+        """Log a capture or refund Odoo did not record itself, once, on the chatter and as an
+        operation (unless it was Odoo's own call whose outcome was lost)."""
+        operations = self.sudo()
+        mine = operations.search(
+            [
+                ("transaction_id", "=", tx.id),
+                ("kind", "=", kind),
+                ("klarna_reference", "=", klarna_reference),
+            ]
+        )
+        if not mine:
+            operations.create(
+                {
+                    "transaction_id": tx.id,
+                    "kind": kind,
+                    "origin": "klarna",
+                    "reference": klarna_reference,
+                    "amount_minor": amount_minor,
+                    "state": "done" if message is None else "failed",
+                    "klarna_reference": klarna_reference,
+                    "message": message or self.env._("Done outside Odoo, found by reconciliation."),
+                }
+            )
+        tx._log_message_on_linked_documents(
+            message
+            or self.env._(
+                "Klarna reconciliation: %(kind)s %(id)s of %(amount)s, %(origin)s, is now "
+                "recorded in Odoo.",
+                kind=kind,
+                id=klarna_reference,
+                amount=tx._klarna_format(amount_minor),
+                origin=self.env._("sent by Odoo but never recorded")
+                if mine
+                else self.env._("done outside Odoo"),
+            )
+        )

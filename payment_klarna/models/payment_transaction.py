@@ -1128,7 +1128,7 @@ class PaymentTransaction(models.Model):
         )
         order_lines = self._klarna_order_lines(amount_minor, [lines, *self._klarna_line_sets()])
         shipping_info = self.env.context.get("klarna_shipping_info") or None
-        self._klarna_check_intents("capture", amount_minor)
+        self.env["payment.klarna.operation"]._settle_intents(self, "capture", amount_minor)
 
         def send(client, key, reference):
             return client.capture(
@@ -1251,7 +1251,7 @@ class PaymentTransaction(models.Model):
         order_lines = order_tx._klarna_order_lines(
             amount_minor, [credit_note.invoice_line_ids] if credit_note else []
         )
-        order_tx._klarna_check_intents("refund", amount_minor)
+        self.env["payment.klarna.operation"]._settle_intents(order_tx, "refund", amount_minor)
 
         def send(client, key, reference):
             return client.refund(
@@ -1507,9 +1507,11 @@ class PaymentTransaction(models.Model):
                  of the whole amount is the order transaction itself
         :raise UserError: if Klarna's captured or refunded total still differs from Odoo's
         """
-        self._klarna_resolve_intents(klarna_order, held_only=True)
+        self.env["payment.klarna.operation"]._resolve_intents(self, klarna_order, held_only=True)
         ours, _elsewhere = reconcile.unrecorded(
-            klarna_order, self._klarna_recorded_ids(), self._klarna_sent_references()
+            klarna_order,
+            self._klarna_recorded_ids(),
+            self.env["payment.klarna.operation"]._sent_references(self),
         )
         adopted = self._klarna_record_items(ours, source)
         if not amounts.books_agree(self._klarna_books(), klarna_order):
@@ -1541,46 +1543,6 @@ class PaymentTransaction(models.Model):
             return self.env["payment.transaction"]  # Odoo's answer to a capture of the whole
         return record
 
-    def _klarna_check_intents(self, kind, amount_minor):
-        """Before a new call: settle earlier calls of this kind that got no answer.
-
-        Those Klarna holds were recorded by ``_klarna_settle``. One it does not show may be
-        under way still: only its exact retry (same amount, hence same idempotency key) may
-        go. Past ``const.INTENT_GRACE`` it never reached Klarna: it is closed as failed, in the
-        log's own transaction, so that the new call draws a new key and reference.
-        """
-        operations = self.env["payment.klarna.operation"].sudo()
-        now = fields.Datetime.now()
-        intents = operations.search(
-            [
-                ("transaction_id", "=", self.id),
-                ("kind", "=", kind),
-                ("origin", "=", "odoo"),
-                ("state", "=", "intent"),
-            ]
-        )
-        for intent in intents:
-            if intent.create_date < now - const.INTENT_GRACE:
-                operations._finish(
-                    intent.id,
-                    "failed",
-                    message=self.env._("Not in the Klarna order: the call never reached Klarna."),
-                )
-            elif intent.amount_minor != amount_minor:
-                raise UserError(
-                    self.env._(
-                        "Klarna: the %(operation)s of %(amount)s for %(reference)s sent at "
-                        "%(sent)s (UTC) got no clear answer, and Klarna's order does not show "
-                        "it yet: retry that same amount (Klarna cannot apply it twice), or "
-                        "wait until %(until)s (UTC) to %(operation)s another amount.",
-                        operation=kind,
-                        amount=self._klarna_format(intent.amount_minor),
-                        reference=self.reference,
-                        sent=fields.Datetime.to_string(intent.create_date),
-                        until=fields.Datetime.to_string(intent.create_date + const.INTENT_GRACE),
-                    )
-                )
-
     def _klarna_recorded_ids(self):
         """Klarna ids of the captures and refunds Odoo has recorded for this order."""
         captures = self.child_transaction_ids.filtered(lambda tx: tx.operation == self.operation)
@@ -1588,24 +1550,9 @@ class PaymentTransaction(models.Model):
             lambda tx: tx.operation == "refund"
         )
         return (
-            self._klarna_known("capture", captures)
-            | self._klarna_known("refund", refunds)
+            set((captures | refunds).mapped("provider_reference"))
+            | self.env["payment.klarna.operation"]._noted_references(self)
             | {self.klarna_capture_id}
-        )
-
-    def _klarna_sent_references(self):
-        """References of every capture and refund Odoo sent (or tried to) for this order."""
-        return set(
-            self.env["payment.klarna.operation"]
-            .sudo()
-            .search(
-                [
-                    ("transaction_id", "=", self.id),
-                    ("origin", "=", "odoo"),
-                    ("kind", "in", ("capture", "refund")),
-                ]
-            )
-            .mapped("reference")
         )
 
     # === BUSINESS METHODS - RECORDING OUTCOMES === #
@@ -1700,87 +1647,15 @@ class PaymentTransaction(models.Model):
         self.ensure_one()
         self._klarna_lock()
         klarna_order = self._klarna_read_order()
-        self._klarna_resolve_intents(klarna_order)
+        self.env["payment.klarna.operation"]._resolve_intents(self, klarna_order)
         ours, elsewhere = reconcile.unrecorded(
-            klarna_order, self._klarna_recorded_ids(), self._klarna_sent_references()
+            klarna_order,
+            self._klarna_recorded_ids(),
+            self.env["payment.klarna.operation"]._sent_references(self),
         )
         self._klarna_record_items(ours + elsewhere, self)
         self._klarna_reconcile_status(klarna_order)
         return klarna_order
-
-    def _klarna_resolve_intents(self, klarna_order, held_only=False):
-        """Close operations whose outcome is unknown with what the order shows.
-
-        A capture or refund Klarna holds under the operation's reference is done at once, at
-        any age, and so is one recorded as failed (Klarna applied an earlier attempt and
-        refused the retry): Klarna's books win. Any other verdict waits for
-        ``const.INTENT_GRACE``, when the call cannot be running any more; ``held_only`` skips
-        those (:func:`klarna.reconcile.outcome`).
-        """
-        operations = self.env["payment.klarna.operation"].sudo()
-        now = fields.Datetime.now()
-        held = reconcile.held_references(klarna_order)
-        pending = operations.search(
-            [
-                ("transaction_id", "=", self.id),
-                ("origin", "=", "odoo"),
-                "|",
-                ("state", "=", "intent"),
-                "&",
-                ("state", "=", "failed"),
-                ("reference", "in", list(held)),
-            ],
-            order="id",
-        )
-        for operation in pending:
-            found = reconcile.outcome(
-                operation,
-                klarna_order,
-                held,
-                now,
-                grace=const.INTENT_GRACE,
-                notice=const.EXPIRY_NOTICE,
-                held_only=held_only,
-            )
-            if found is None:
-                continue
-            values = {"message": self.env._("Outcome read from the Klarna order.")}
-            if isinstance(found, str):
-                values["klarna_reference"] = found
-            was_refused = operation.state == "failed"
-            # Written with the corrections below, in this transaction: no call is involved.
-            operation.write({"state": "done" if found else "failed", **values})
-            self._log_message_on_linked_documents(
-                self.env._(
-                    "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
-                    "was recorded as refused; the Klarna order shows it done.",
-                    operation=operation.reference,
-                    kind=operation.kind,
-                    amount=self._klarna_format(operation.amount_minor),
-                )
-                if was_refused
-                else self.env._(
-                    "Klarna reconciliation: operation %(operation)s (%(kind)s of %(amount)s) "
-                    "had no recorded outcome; the Klarna order shows it %(outcome)s.",
-                    operation=operation.reference,
-                    kind=operation.kind,
-                    amount=self._klarna_format(operation.amount_minor),
-                    outcome=self.env._("done") if found else self.env._("never happened"),
-                )
-            )
-
-    def _klarna_known(self, kind, transactions):
-        """Klarna ids Odoo has recorded: on ``transactions``, or noted from outside Odoo."""
-        noted = (
-            self.env["payment.klarna.operation"]
-            .sudo()
-            .search(
-                [("transaction_id", "=", self.id), ("kind", "=", kind), ("origin", "=", "klarna")]
-            )
-        )
-        return set(transactions.mapped("provider_reference")) | set(
-            noted.mapped("klarna_reference")
-        )
 
     def _klarna_record_items(self, items, source):
         """Record Klarna's captures and refunds that Odoo lacks (``reconcile.Item``).
@@ -1808,7 +1683,8 @@ class PaymentTransaction(models.Model):
             self.klarna_capture_id = item.klarna_id
             return None
         if self.state != "authorized":
-            self._klarna_note_outside(
+            self.env["payment.klarna.operation"]._note_outside(
+                self,
                 "capture",
                 item.klarna_id,
                 item.amount,
@@ -1826,7 +1702,9 @@ class PaymentTransaction(models.Model):
         if not whole:
             child = self._create_child_transaction(self._klarna_major(item.amount))
         self._klarna_record_capture(item.klarna_id, child, "reconciliation")
-        self._klarna_note_outside("capture", item.klarna_id, item.amount)
+        self.env["payment.klarna.operation"]._note_outside(
+            self, "capture", item.klarna_id, item.amount
+        )
         return child or self
 
     def _klarna_record_refund_item(self, order_tx, item):
@@ -1835,46 +1713,10 @@ class PaymentTransaction(models.Model):
             self._klarna_major(item.amount), is_refund=True, provider_reference=item.klarna_id
         )
         refund_tx._klarna_set_outcome("done", "reconciliation")
-        order_tx._klarna_note_outside("refund", item.klarna_id, item.amount)
+        self.env["payment.klarna.operation"]._note_outside(
+            order_tx, "refund", item.klarna_id, item.amount
+        )
         return refund_tx
-
-    def _klarna_note_outside(self, kind, klarna_reference, amount_minor, message=None):
-        """Log a capture or refund Odoo did not record itself, once, on the chatter and as an
-        operation (unless it was Odoo's own call whose outcome was lost)."""
-        operations = self.env["payment.klarna.operation"].sudo()
-        mine = operations.search(
-            [
-                ("transaction_id", "=", self.id),
-                ("kind", "=", kind),
-                ("klarna_reference", "=", klarna_reference),
-            ]
-        )
-        if not mine:
-            operations.create(
-                {
-                    "transaction_id": self.id,
-                    "kind": kind,
-                    "origin": "klarna",
-                    "reference": klarna_reference,
-                    "amount_minor": amount_minor,
-                    "state": "done" if message is None else "failed",
-                    "klarna_reference": klarna_reference,
-                    "message": message or self.env._("Done outside Odoo, found by reconciliation."),
-                }
-            )
-        self._log_message_on_linked_documents(
-            message
-            or self.env._(
-                "Klarna reconciliation: %(kind)s %(id)s of %(amount)s, %(origin)s, is now "
-                "recorded in Odoo.",
-                kind=kind,
-                id=klarna_reference,
-                amount=self._klarna_format(amount_minor),
-                origin=self.env._("sent by Odoo but never recorded")
-                if mine
-                else self.env._("done outside Odoo"),
-            )
-        )
 
     def _klarna_reconcile_status(self, klarna_order):
         """An order Klarna ended: cancel the authorization, or close the rest of a partial one."""
