@@ -195,6 +195,7 @@ def _cart_lines(tx, lines):
             )
             for line in lines
         ]
+    sale_lines = lines.sale_line_ids
     return [
         _cart_line(
             line.with_context(lang=lang),
@@ -204,7 +205,8 @@ def _cart_lines(tx, lines):
             tax=to_decimal(line.price_total) - to_decimal(line.price_subtotal),
             unit=line.product_uom_id.name,
             taxes=line.tax_ids,
-            sale_line=line.sale_line_ids[:1],
+            # A slice prefetches itself alone: read the sale lines of all lines at once.
+            sale_line=line.sale_line_ids[:1].with_prefetch(sale_lines._prefetch_ids),
         )
         for line in lines
     ]

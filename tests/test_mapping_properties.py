@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from klarna.mapping_errors import KlarnaMappingError
 from klarna.money import to_minor
-from klarna.order_lines import CartLine, build_order_amounts, validate_order_amounts
+from klarna.order_lines import (
+    CartLine,
+    _tax_gap,
+    _tax_off,
+    build_order_amounts,
+    validate_order_amounts,
+)
 
 PERCENTS = [Decimal(p) for p in ("25", "21", "20", "19", "12", "7.7", "5.5", "2.1")] + [
     Decimal(p) for p in ("14.975", "9.975", "8.875", "0")
@@ -219,6 +225,22 @@ def test_any_line_gets_a_valid_rate_unless_its_tax_exceeds_the_net(
     parts = [item for item in payload["order_lines"] if item["name"].startswith("X")]
     assert sum(item["total_amount"] for item in parts) == sign * total
     assert sum(item["total_tax_amount"] for item in parts) == sign * tax
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    total=st.integers(-(10**11), 10**11),
+    rate=st.integers(0, 10000),
+    tax=st.integers(-(10**11), 10**11),
+)
+def test_integer_tolerance_checks_agree_with_the_exact_gap(total, rate, tax):
+    """The hot path's integer comparisons decide exactly as the Fraction gap does."""
+    scale = 10000 + rate
+    assert (_tax_off(total, rate, tax) < scale) == (_tax_gap(total, rate, tax) < 1)
+    assert (_tax_off(total, rate, tax) > scale) == (_tax_gap(total, rate, tax) > 1)
+    near = round(total * rate / scale)  # taxes around the expected one, where the bound bites
+    for candidate in range(near - 2, near + 3):
+        assert (_tax_off(total, rate, candidate) < scale) == (_tax_gap(total, rate, candidate) < 1)
 
 
 def test_simulation_produces_round_globally_residuals():

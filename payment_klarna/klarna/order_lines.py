@@ -274,18 +274,32 @@ def _tax_gap(total: int, rate: int, tax: int) -> Fraction:
     return abs(tax - Fraction(total * rate, 10000 + rate))
 
 
+def _tax_off(total: int, rate: int, tax: int) -> int:
+    """:func:`_tax_gap` times ``10000 + rate``: the same comparisons in integers, without a
+    ``Fraction`` per line and rate tried (the mapping's hot path). ``rate`` must be >= 0."""
+    return abs(tax * (10000 + rate) - total * rate)
+
+
 def _single_rate(total: int, tax: int, preferred: int | None) -> int | None:
     """A rate carrying ``tax`` on ``total`` strictly within tolerance, or ``None``."""
     total, tax = abs(total), abs(tax)
     if tax == 0:
         return 0
     exact = Fraction(tax * 10000, total - tax) if total > tax else Fraction(MAX_TAX_RATE)
-    nearest = min(round(exact), MAX_TAX_RATE)
-    closest = sorted((nearest - 1, nearest, nearest + 1), key=lambda r: _tax_gap(total, r, tax))
-    for rate in (preferred, int(round(exact, -2)), int(round(exact, -1)), *closest):
-        if rate is not None and 0 <= rate <= MAX_TAX_RATE and _tax_gap(total, rate, tax) < 1:
+    for rate in _candidate_rates(total, tax, exact, preferred):
+        if 0 <= rate <= MAX_TAX_RATE and _tax_off(total, rate, tax) < 10000 + rate:
             return rate
     return None
+
+
+def _candidate_rates(total: int, tax: int, exact: Fraction, preferred: int | None):
+    """The rates :func:`_single_rate` tries, in order, each computed only when reached."""
+    if preferred is not None:
+        yield preferred
+    yield int(round(exact, -2))
+    yield int(round(exact, -1))
+    nearest = min(round(exact), MAX_TAX_RATE)
+    yield from sorted((nearest - 1, nearest, nearest + 1), key=lambda r: _tax_gap(total, r, tax))
 
 
 def _taxed_lines(line: _Line) -> list:
@@ -468,7 +482,7 @@ def _line_problems(line, us: bool) -> list:
         problems.append("total_discount_amount must not be negative")
     if not 0 <= rate <= MAX_TAX_RATE:
         problems.append(f"tax_rate must be between 0 and {MAX_TAX_RATE}")
-    elif _tax_gap(total, rate, tax) > 1:
+    elif _tax_off(total, rate, tax) > 10000 + rate:
         problems.append("total_tax_amount is more than 1 minor unit off the tax_rate")
     if kind in NEGATIVE_TYPES and (total > 0 or tax > 0):
         problems.append(f"a {kind} line must have a negative total_amount and total_tax_amount")

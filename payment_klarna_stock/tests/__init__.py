@@ -1,1 +1,1 @@
-from . import test_capture_on_delivery
+from . import test_capture_on_delivery, test_query_counts
