@@ -12,6 +12,10 @@ PAYMENT_METHOD_CATEGORIES = {
 }
 DEFAULT_PAYMENT_METHOD_CODES = set(PAYMENT_METHOD_CATEGORIES)
 
+# Klarna's order-line type of a loyalty reward line, by Odoo's loyalty program type; other
+# rewards are discounts.
+REWARD_KINDS = {"gift_card": "gift_card", "ewallet": "store_credit"}
+
 REGIONS = [("eu", "Europe"), ("na", "North America"), ("oc", "Oceania")]
 
 CAPTURE_POLICIES = [

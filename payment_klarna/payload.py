@@ -30,15 +30,12 @@ from decimal import Decimal
 
 from odoo.exceptions import UserError
 
+from . import const
 from .klarna.address import PartyData, build_addresses
 from .klarna.locale import klarna_locale, market
 from .klarna.mapping_errors import KlarnaMappingError
 from .klarna.money import from_minor, to_decimal, to_minor
-from .klarna.order_lines import CartLine, build_order_amounts
-
-DECIMALS = 2  # Klarna counts every currency in hundredths
-MERCHANT_REFERENCE_MAX = 255
-REWARD_KINDS = {"gift_card": "gift_card", "ewallet": "store_credit"}
+from .klarna.order_lines import DECIMALS, MERCHANT_REFERENCE_MAX, CartLine, build_order_amounts
 
 
 def order_payload(tx):
@@ -244,7 +241,7 @@ def _kind(line, sale_line, total):
     if sale_line and "is_delivery" in sale_line._fields and sale_line.is_delivery:
         return "shipping_fee"
     if sale_line and "reward_id" in sale_line._fields and sale_line.reward_id:
-        return REWARD_KINDS.get(sale_line.reward_id.program_id.program_type, "discount")
+        return const.REWARD_KINDS.get(sale_line.reward_id.program_id.program_type, "discount")
     if total < 0:
         return "discount"
     return "digital" if line.product_id.type == "service" else "physical"

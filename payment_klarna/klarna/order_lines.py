@@ -51,6 +51,9 @@ KINDS = (NEGATIVE_TYPES | POSITIVE_TYPES | {"down_payment"}) - {"sales_tax"}
 
 MAX_TAX_RATE = 10000
 NAME_MAX = 255
+MERCHANT_REFERENCE_MAX = 255
+# Klarna counts every currency in hundredths.
+DECIMALS = 2
 REFERENCE_MAX = 64
 QUANTITY_UNIT_MAX = 8
 
