@@ -20,6 +20,7 @@ QUICK_SIZES = (1, 10)
 QUICK_ROUNDS = 2
 QUICK_CARTS = {1: 2, 10: 2}
 WARMUP = 8  # checkouts of a 1-line cart per route before measuring (every worker serves)
+QUICK_WARMUP = 4
 
 OURS = ("session", "transaction", "prepare", "pay", "authorize")
 FLOOR = ("transaction", "place")
@@ -44,19 +45,15 @@ def plan(quick):
 def carts_needed(quick):
     sizes, rounds, carts = plan(quick)
     needed = {size: rounds * carts[size] for size in sizes}
-    return {
-        "checkout": needed,
-        "checkout_floor": needed,
-        "warmup": {1: WARMUP},
-        "warmup_floor": {1: WARMUP},
-    }
+    warmup = {1: QUICK_WARMUP if quick else WARMUP}
+    return {"checkout": needed, "checkout_floor": needed, "warmup": warmup, "warmup_floor": warmup}
 
 
 def run(probe, simulator, data, quick):
     """Measure the checkout; returns the section (title, markdown, plot, figures)."""
     sizes, rounds, per_round = plan(quick)
     carts = data["carts"]
-    say(f"checkout: warming up ({WARMUP} checkouts per route)")
+    say(f"checkout: warming up ({len(carts['warmup'][1])} checkouts per route)")
     for ours, floor in zip(carts["warmup"][1], carts["warmup_floor"][1], strict=True):
         shop.klarna_checkout(probe, simulator, data, ours)
         shop.demo_checkout(probe, data, floor)

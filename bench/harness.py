@@ -35,7 +35,7 @@ CACHE = Path.home() / ".cache" / "payment-klarna"
 DB = os.environ.get("BENCH_DB", "klarna_bench")
 if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", DB):
     raise SystemExit("BENCH_DB: lower-case letters, digits and underscores only")
-PORT = int(os.environ.get("BENCH_PORT", "18199"))
+PORT = int(os.environ.get("BENCH_PORT", "18199"))  # and the next one (--gevent-port)
 WORKERS = 4
 FLOOR_ADDONS = ROOT / "bench" / "addons"
 MODULES = ("payment_klarna", "payment_stripe", "payment_demo", "website_sale", "klarna_bench_floor")
@@ -215,6 +215,9 @@ class Server:
             f"--workers={WORKERS}",
             f"--max-cron-threads={cron_workers}",
             f"--http-port={PORT}",
+            # The bus's long-polling process, which the prefork server spawns: on the next
+            # port, never on 8072, where another Odoo of the machine may listen.
+            f"--gevent-port={PORT + 1}",
             "--http-interface=127.0.0.1",
             "--limit-time-real=600",
             "--limit-time-cpu=600",

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import ScalarFormatter
 
 
 def main(data_path, out_path):
@@ -33,10 +34,14 @@ def main(data_path, out_path):
         xlabel="cart lines",
         ylabel="queries",
         xscale="log",
-        yscale="log",
+        ylim=(0, None),
     )
+    sizes = sorted({x for section in sections for x in section["x"]})
     for axis in (time_axis, query_axis):
         axis.grid(True, which="both", alpha=0.3)
+        axis.set_xticks(sizes)
+        axis.xaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_major_formatter(ScalarFormatter())
     handles, labels = time_axis.get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize="small")
     figure.tight_layout(rect=(0, 0.12, 1, 1))

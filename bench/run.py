@@ -43,10 +43,10 @@ PLOT_REQUIREMENTS = ("matplotlib",)
 # The webhook flow at a development size (its module's own constants, when it has them).
 WEBHOOK_QUICK = {
     "ROUNDS": 1,
-    "REQUESTS": {1: 60, 20: 240},
-    "WARMUP": 40,
-    "BACKLOG": 300,
-    "KLARNA_ORDERS": 300,
+    "REQUESTS": {1: 30, 20: 120},
+    "WARMUP": 20,
+    "BACKLOG": 200,
+    "KLARNA_ORDERS": 200,
 }
 
 
