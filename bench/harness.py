@@ -137,7 +137,7 @@ def prepare_database(python, src, config, workdir):
             db="postgres",
         ).split():
             run(["dropdb", "--if-exists", old])
-        shutil.rmtree(CACHE / "bench" / "filestore", ignore_errors=True)
+            shutil.rmtree(filestore.parent / old, ignore_errors=True)
         say(f"building the template {template}: {', '.join(MODULES)} (a few minutes)")
         build = Path(tempfile.mkdtemp(prefix="klarna-bench-tmpl-"))
         try:
