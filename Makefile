@@ -17,8 +17,10 @@ demo:
 wheel:
 	$(PYTHON) -m tools.devenv wheel
 
+# Every section in one run (bench/run.py); QUICK=1: a reduced run for development, its
+# results under ~/.cache/payment-klarna/bench/quick/ instead of bench/.
 bench:
-	$(PYTHON) bench/webhook_bench.py
+	$(PYTHON) bench/run.py $(if $(QUICK),--quick)
 
 # The adversarial suites at full size (tens of minutes); their figures go to bench/CHAOS.md.
 chaos:

@@ -28,17 +28,13 @@ Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with ``python3 -m tools.devenv
 ``BENCH_PORT``.
 """
 
-import base64
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import queue
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,19 +42,34 @@ import time
 import uuid
 from pathlib import Path
 
+import figures
+import harness
+from harness import (
+    DB,
+    WORKERS,
+    CpuMeter,
+    Server,
+    odoo_paths,
+    odoo_shell,
+    paired,
+    psql,
+    request,
+    run,
+    run_load,
+    say,
+    summarise,
+    write_config,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "payment_klarna"))
 
 from klarna.signature import sign_payload_signature  # noqa: E402
 
-DB = "klarna_bench"
-PORT = int(os.environ.get("BENCH_PORT", "18199"))
-WORKERS = 4
 KLARNA_SECRET = "bench-signing-key"  # noqa: S105 - a throwaway bench database
 STRIPE_SECRET = "whsec_bench"  # noqa: S105 - a throwaway bench database
 KLARNA_URL = "/klarna/webhook"
 DURABLE_FLOOR_URL = "/klarna_bench/durable_floor"  # bench/addons/klarna_bench_floor
-FLOOR_ADDONS = ROOT / "bench" / "addons"
 STRIPE_URL = "/payment/stripe/webhook"
 SENDERS = (1, 20)
 REQUESTS = {1: 300, 20: 1200}  # per route and round
@@ -103,64 +114,9 @@ print("BENCH-SETUP-OK")
 """
 
 
-def run(argv, **kwargs):
-    """Run one of the bench's own commands (PostgreSQL tools by absolute path)."""
-    if not os.path.isabs(argv[0]):
-        argv = [shutil.which(argv[0]) or argv[0], *argv[1:]]
-    return subprocess.run(argv, check=True, **kwargs)  # noqa: S603 - fixed argv lists
-
-
-def say(message):
-    print(f"[bench] {message}", flush=True)
-
-
-def odoo_paths():
-    python, src = os.environ.get("ODOO_PYTHON"), os.environ.get("ODOO_SRC")
-    if not (python and src):
-        found = json.loads(
-            run(
-                [sys.executable, "-m", "tools.devenv", "env"],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        python, src = python or found["venv_python"], src or found["odoo_src"]
-    return python, Path(src)
-
-
-def write_config(workdir, src):
-    addons = os.environ.get("BENCH_ADDONS", str(ROOT))
-    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    config = workdir / "odoo.conf"
-    config.write_text(
-        "[options]\n"
-        f"addons_path = {src / 'addons'},{src / 'odoo' / 'addons'},{addons},{FLOOR_ADDONS}\n"
-        f"data_dir = {workdir / 'data'}\n"
-        f"payment_klarna_secret_keys = {key}\n"
-        # One database by name, as a single-shop server runs: with a dbfilter every
-        # request lists the databases through a new connection to ``postgres``.
-        f"db_name = {DB}\nlist_db = False\n"
-    )
-    return config
-
-
 def prepare_database(python, src, config, workdir):
-    run(["dropdb", "--if-exists", DB])
-    odoo = [python, str(src / "odoo-bin"), "-c", str(config), "-d", DB]
-    say(f"creating {DB} with payment_klarna, payment_stripe and the durable floor (a minute)")
-    with open(workdir / "install.log", "w") as log:
-        run(
-            [
-                *odoo,
-                "-i",
-                "payment_klarna,payment_stripe,klarna_bench_floor",
-                "--without-demo=all",
-                "--stop-after-init",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    """The bench's database (``harness.prepare_database``) with the webhook routes' data."""
+    harness.prepare_database(python, src, config, workdir)
     stripe_txs = sum(REQUESTS.values()) * ROUNDS + WARMUP
     script = SETUP.format(
         klarna_secret=KLARNA_SECRET,
@@ -169,174 +125,7 @@ def prepare_database(python, src, config, workdir):
         klarna_txs=KLARNA_ORDERS,
     )
     say(f"creating {stripe_txs} Stripe and {KLARNA_ORDERS} Klarna transactions")
-    done = run(
-        [python, str(src / "odoo-bin"), "shell", *odoo[2:], "--no-http", "--log-level=warn"],
-        input=script,
-        capture_output=True,
-        text=True,
-    )
-    if "BENCH-SETUP-OK" not in done.stdout:
-        raise SystemExit(f"setup failed:\n{done.stdout}\n{done.stderr}")
-
-
-class Server:
-    def __init__(self, python, src, config, log, cron_workers):
-        self.cmd = [
-            python,
-            str(src / "odoo-bin"),
-            "-c",
-            str(config),
-            "-d",
-            DB,
-            f"--workers={WORKERS}",
-            f"--max-cron-threads={cron_workers}",
-            f"--http-port={PORT}",
-            "--http-interface=127.0.0.1",
-            "--limit-time-real=600",
-            "--limit-time-cpu=600",
-            "--limit-request=100000",
-            "--log-level=warn",
-            "--log-handler=odoo.service.model:INFO",
-        ]
-        self.log = log
-        self.process = None
-
-    def __enter__(self):
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argv list
-            self.cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                status, _ = request("GET", "/web/health", b"", {})
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("Odoo did not start; see the server log")
-
-    def __exit__(self, *exc):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-class CpuMeter:
-    """CPU time of the Odoo server's processes and of PostgreSQL's, from ``/proc``.
-
-    Throughput on a shared VM drifts from minute to minute; the CPU a request costs
-    the server (Odoo workers, PostgreSQL backends, WAL writer) drifts much less, and
-    tells where a difference comes from. ``None`` where ``/proc`` is missing.
-    """
-
-    def __init__(self, server_pid):
-        self.group = server_pid  # the server runs in its own session and process group
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def snapshot(self):
-        """``{pid: (kind, ticks)}`` of the server's and PostgreSQL's processes."""
-        if not os.path.isdir("/proc/self"):
-            return None
-        used = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                    command = cmdline.read()
-            except OSError:
-                continue  # the process ended meanwhile
-            ticks = int(fields[11]) + int(fields[12])  # utime + stime
-            if int(fields[2]) == self.group:
-                used[pid] = ("odoo", ticks)
-            elif command.startswith(b"postgres"):
-                used[pid] = ("postgres", ticks)
-        return used
-
-    def since(self, before):
-        """Milliseconds of CPU per kind since ``before`` (a process started since counts whole)."""
-        after = self.snapshot()
-        if before is None or after is None:
-            return None
-        spent = {"odoo": 0, "postgres": 0}
-        for pid, (kind, ticks) in after.items():
-            spent[kind] += ticks - before.get(pid, (kind, 0))[1]
-        return {kind: ticks / self.tick * 1000 for kind, ticks in spent.items()}
-
-
-def request(method, path, body, headers):
-    """One request on a new connection: the latency includes the connect."""
-    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        return response.status, data
-    finally:
-        connection.close()
-
-
-def run_load(requests, senders, meter=None):
-    """Send prepared ``(path, body, headers)`` requests from ``senders`` threads."""
-    work = queue.Queue()
-    for item in requests:
-        work.put(item)
-    latencies, statuses, lock = [], {}, threading.Lock()
-
-    def sender():
-        while True:
-            try:
-                path, body, headers = work.get_nowait()
-            except queue.Empty:
-                return
-            started = time.perf_counter()
-            status, _ = request("POST", path, body, headers)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                statuses[status] = statuses.get(status, 0) + 1
-
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    cpu_before = meter.snapshot() if meter else None
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    return {
-        "latencies": latencies,
-        "throughput": len(latencies) / wall,
-        "statuses": statuses,
-        "cpu_ms": meter.since(cpu_before) if meter else None,
-    }
-
-
-def summarise(runs):
-    """One route over its rounds: pooled latencies, the median round's throughput."""
-    latencies = sorted(latency for run in runs for latency in run["latencies"])
-    statuses = {}
-    for run in runs:
-        for status, count in run["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    rates = [run["throughput"] for run in runs]
-    cpu = [run["cpu_ms"] for run in runs]
-    cpu_per_request = (
-        {key: sum(c[key] for c in cpu) / len(latencies) for key in cpu[0]} if all(cpu) else None
-    )
-    return {
-        "requests": len(latencies),
-        "throughput": statistics.median(rates),
-        "rates": rates,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-        "statuses": statuses,
-        "cpu": cpu_per_request,
-    }
+    odoo_shell(python, src, config, script)
 
 
 def stripe_request(event_type, reference):
@@ -424,11 +213,6 @@ class KlarnaEvents:
             body,
             {"Content-Type": "application/json", "Payload-Signature": signature},
         )
-
-
-def psql(query):
-    out = run(["psql", "-d", DB, "-At", "-c", query], capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 FLOOR = "floor: Stripe, ignored event type"
@@ -528,7 +312,13 @@ COST_ROUNDS = 3
 COST_SENDERS = 4
 COST_WARMUP = 100  # events per route
 COST_STRIPE_PREFIX = "BENCH-COST-STRIPE-"
+# ``--quick`` (``make bench QUICK=1``): every webhook section at a development size.
 QUICK = {
+    "ROUNDS": 1,
+    "REQUESTS": {1: 30, 20: 120},
+    "WARMUP": 20,
+    "BACKLOG": 200,
+    "KLARNA_ORDERS": 200,
     "EFFECT_RATES": (200,),
     "EFFECT_THREADS": (2,),
     "EFFECT_SECONDS": 4,
@@ -607,24 +397,7 @@ def prepare_effect(python, src, config):
         stripe_prefix=COST_STRIPE_PREFIX,
         stripe_txs=stripe_txs,
     )
-    done = run(
-        [
-            python,
-            str(src / "odoo-bin"),
-            "shell",
-            "-c",
-            str(config),
-            "-d",
-            DB,
-            "--no-http",
-            "--log-level=warn",
-        ],
-        input=script,
-        capture_output=True,
-        text=True,
-    )
-    if "BENCH-EFFECT-SETUP-OK" not in done.stdout:
-        raise SystemExit(f"effect setup failed:\n{done.stdout}\n{done.stderr}")
+    odoo_shell(python, src, config, script, marker="BENCH-EFFECT-SETUP-OK")
     psql(STATE_TRIGGER)
     cron = int(
         psql(
@@ -719,9 +492,9 @@ def steady_load(requests, rate, senders=EFFECT_SENDERS):
     return acks, latencies, statuses, behind[0]
 
 
-def percentile(values, share):
-    values = sorted(values)
-    return values[max(0, int(len(values) * share) - 1)] if values else float("nan")
+def ms_percentile(seconds, q):
+    """The ``q``-th percentile of durations in seconds, in milliseconds (NaN for none)."""
+    return figures.percentile(seconds, q) * 1000 if seconds else float("nan")
 
 
 def effect_benchmarks(python, src, config, log, cron, txs):
@@ -752,9 +525,9 @@ def effect_benchmarks(python, src, config, log, cron, txs):
                         "acked": len(acks),
                         "statuses": statuses,
                         "behind": behind,
-                        "ack_p99": percentile(ack_latencies, 0.99) * 1000,
-                        "p50": percentile(delays, 0.50) * 1000,
-                        "p99": percentile(delays, 0.99) * 1000,
+                        "ack_p99": ms_percentile(ack_latencies, 99),
+                        "p50": ms_percentile(delays, 50),
+                        "p99": ms_percentile(delays, 99),
                         "max": max(delays, default=float("nan")) * 1000,
                         "missing": len(acks) - len(delays),
                         "cron_runs": runs - runs_before,
@@ -843,12 +616,6 @@ def cost_per_event(python, src, config, log, cron, txs):
 
 def per_event(cpu, count):
     return {kind: ms / count for kind, ms in cpu.items()} if cpu else None
-
-
-def paired(a, b):
-    """Median over the rounds of ``a``'s req/s over ``b``'s in the same round: the two ran
-    minutes apart at most, so the machine's drift cancels out of each ratio."""
-    return statistics.median(x / y for x, y in zip(a["rates"], b["rates"], strict=True))
 
 
 def cpu_text(route):
@@ -978,8 +745,8 @@ def cost_report(cost):
 
 
 def apply_quick():
-    """Fewer events, one rate, one thread count (``--quick``: well under a minute for
-    the effect and cost sections)."""
+    """Every section at a development size: fewer requests and events, one rate, one
+    thread count (``--quick``)."""
     globals().update(QUICK)
 
 

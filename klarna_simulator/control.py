@@ -36,6 +36,11 @@ def state(sim, request):
     return Reply(200, sim.state.snapshot())
 
 
+def timing(sim, request):
+    """The simulator's own handling time of Klarna API requests (see ``timing``)."""
+    return Reply(200, sim.timing.snapshot())
+
+
 def list_faults(sim, request):
     return Reply(200, [dataclasses.asdict(rule) for rule in sim.faults.rules])
 

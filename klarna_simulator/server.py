@@ -156,6 +156,7 @@ ROUTES = (
     # Test controls.
     _route("POST", "/_sim/reset", control.reset, "control", False),
     _route("GET", "/_sim/state", control.state, "control"),
+    _route("GET", "/_sim/timing", control.timing, "control", False),
     _route("GET", "/_sim/faults", control.list_faults, "control"),
     _route("POST", "/_sim/faults", control.add_faults, "control"),
     _route("DELETE", "/_sim/faults", control.clear_faults, "control"),
@@ -218,6 +219,7 @@ class Handler(BaseHTTPRequestHandler):
         self._write(Reply(204, headers=CORS))
 
     def _serve(self, method):
+        started = time.perf_counter()
         sim = self.server.sim
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path
@@ -239,6 +241,8 @@ class Handler(BaseHTTPRequestHandler):
                 headers={**reply.headers, "Klarna-Correlation-Id": correlation_id}
             )
         self._write(reply)
+        if not path.startswith("/_sim/"):
+            sim.timing.add(time.perf_counter() - started)
 
     def _answer(self, sim, method, path, raw, correlation_id):
         try:

@@ -10,6 +10,7 @@ from .faults import Faults
 from .outbox import Outbox
 from .server import Server
 from .state import OPEN_STATUSES, State
+from .timing import Timing
 
 
 class Simulator:
@@ -38,6 +39,7 @@ class Simulator:
     ):
         self.config = Config(username=username, password=password, **settings)
         self.state = State()
+        self.timing = Timing()
         self.clock = clock or Clock()
         self.faults = Faults(faults)
         self.outbox = Outbox(self.state, self.faults, self.config, self.clock)
@@ -88,6 +90,7 @@ class Simulator:
         self.faults.clear()
         self.clock.reset()
         self.state.reset()
+        self.timing.reset()
 
     def wait_idle(self, timeout=10.0):
         """Wait until every queued callback/webhook went out (retries included)."""

@@ -1,11 +1,11 @@
 {
-    "name": "Klarna webhook bench: durable floor",
+    "name": "Klarna bench: durable floor and order management",
     "version": "18.0.1.0.0",
     "category": "Hidden",
-    "summary": "Bench only: the least a verified, durable webhook acknowledgement costs.",
+    "summary": "Bench only: the durable webhook floor, and captures and refunds on request.",
     "author": "payment_klarna contributors",
     "website": "https://github.com/payment-klarna/payment_klarna",
     "license": "LGPL-3",
-    "depends": ["payment_klarna"],
+    "depends": ["payment_klarna", "sale"],
     "data": ["security/ir.model.access.csv"],
 }
