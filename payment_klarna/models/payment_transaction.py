@@ -231,9 +231,13 @@ class PaymentTransaction(models.Model):
         """The cart as Odoo computes it, in Klarna's wire format."""
         return order_payload(self)
 
-    def _klarna_session_payload(self):
-        """The cart as Odoo computes it, plus a new one-time authorization callback URL."""
-        payload = self._klarna_order_payload()
+    def _klarna_session_payload(self, payload=None):
+        """The cart as Odoo computes it, plus a new one-time authorization callback URL.
+
+        :param dict payload: the cart as this request already computed it
+            (:meth:`_klarna_order_payload`), else computed here
+        """
+        payload = payload or self._klarna_order_payload()
         token = callback_token.new_token()
         self.sudo().klarna_callback_token_hash = callback_token.hash_token(token)
         base_url = self.provider_id.get_base_url().rstrip("/")
@@ -278,7 +282,8 @@ class PaymentTransaction(models.Model):
         if self.state != "draft" or self.klarna_order_id:
             raise UserError(self.env._("Klarna: the payment session is not valid."))
         sessions = self.env["payment.klarna.session"].sudo()
-        payload_hash = sessions._klarna_payload_hash(self.provider_id, self._klarna_order_payload())
+        payload = self._klarna_order_payload()
+        payload_hash = sessions._klarna_payload_hash(self.provider_id, payload)
         last = sessions.search(
             [("kind", "=", "prepare"), ("transaction_id", "=", self.id)], order="id desc", limit=1
         )
@@ -300,7 +305,7 @@ class PaymentTransaction(models.Model):
         )
         client = self.provider_id._klarna_get_client()
         try:
-            client.update_session(session_id, self._klarna_session_payload())
+            client.update_session(session_id, self._klarna_session_payload(payload))
         except KlarnaError as error:
             self._klarna_raise_browser_error(error, "prepare")
         self._klarna_bind_session(session_id)
@@ -383,7 +388,7 @@ class PaymentTransaction(models.Model):
             cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", previous))
         self.invalidate_recordset()
 
-    def _klarna_place_order(self, authorization_token, source):
+    def _klarna_place_order(self, authorization_token, source, payload=None):
         """Turn an authorization into exactly one Klarna order, whoever asks first.
 
         The browser, the authorization callback and the recovery cron may all hold a token
@@ -392,6 +397,10 @@ class PaymentTransaction(models.Model):
         transaction, makes a retry after a crash between Klarna's answer and our commit
         return the same order instead of a second one.
 
+        :param str authorization_token: the token to place the order with
+        :param str source: who brought it, for the state message and the log
+        :param dict payload: the cart as this request already computed it, else computed here
+            (the snapshot is the same before and after the lock)
         :return: whether this call placed the order (a refused cart makes an error).
         :raise KlarnaError: Klarna did not answer, or refused the authorization.
         """
@@ -401,7 +410,7 @@ class PaymentTransaction(models.Model):
             return False
         provider = self.provider_id
         auto_capture = provider.klarna_capture_policy == "at_placement"
-        payload = self._klarna_order_payload()
+        payload = payload or self._klarna_order_payload()
         client = provider._klarna_get_client()
         key = operation_key(
             self.reference, "place_order", to_minor(self.amount, self.currency_id.decimal_places)
@@ -459,19 +468,21 @@ class PaymentTransaction(models.Model):
         :raise UserError: past a bound; Klarna was not called.
         """
         self._klarna_check_authorization_token(authorization_token)
+        payload = None
         if address is not None and self.state in ("draft", "pending") and not self.klarna_order_id:
             sessions = self.env["payment.klarna.session"].sudo()
+            payload = self._klarna_order_payload()
             sessions._klarna_count_call(
                 self.provider_id,
                 "authorize",
                 self.klarna_session_id or self.reference,
                 address,
                 const.AUTHORIZATIONS_PER_SESSION,
-                sessions._klarna_payload_hash(self.provider_id, self._klarna_order_payload()),
+                sessions._klarna_payload_hash(self.provider_id, payload),
                 tx=self,
             )
         try:
-            self._klarna_place_order(authorization_token, source)
+            self._klarna_place_order(authorization_token, source, payload)
         except KlarnaError as error:
             if not error.retryable:
                 self._klarna_raise_browser_error(error, "authorize")
