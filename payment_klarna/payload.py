@@ -26,6 +26,7 @@ its amount rules. Decisions:
   before anything reaches Klarna; its text names fields and lines, never personal values.
 """
 
+import functools
 from decimal import Decimal
 
 from odoo.exceptions import UserError
@@ -177,17 +178,19 @@ def _cart_lines(tx, lines):
     """Neutral cart lines for the :func:`payable_lines` of sale order or invoice lines."""
     lang = tx.partner_id.lang or tx.env.lang
     base_url = (_documents(tx)[:1] or tx).get_base_url()
-    lines = payable_lines(lines)
+    # One context for all lines (names in the customer's language), one rate per tax set.
+    lines = payable_lines(lines).with_context(lang=lang)
+    tax_percent = functools.cache(_tax_percent)
     if lines._name == "sale.order.line":
         return [
             _cart_line(
-                line.with_context(lang=lang),
+                line,
                 base_url,
                 quantity=line.product_uom_qty,
                 total=to_decimal(line.price_total),
                 tax=to_decimal(line.price_tax),
                 unit=line.product_uom.name,
-                taxes=line.tax_id,
+                tax_percent=tax_percent(line.tax_id),
                 sale_line=line,
             )
             for line in lines
@@ -195,13 +198,13 @@ def _cart_lines(tx, lines):
     sale_lines = lines.sale_line_ids
     return [
         _cart_line(
-            line.with_context(lang=lang),
+            line,
             base_url,
             quantity=line.quantity,
             total=to_decimal(line.price_total),
             tax=to_decimal(line.price_total) - to_decimal(line.price_subtotal),
             unit=line.product_uom_id.name,
-            taxes=line.tax_ids,
+            tax_percent=tax_percent(line.tax_ids),
             # A slice prefetches itself alone: read the sale lines of all lines at once.
             sale_line=line.sale_line_ids[:1].with_prefetch(sale_lines._prefetch_ids),
         )
@@ -209,7 +212,7 @@ def _cart_lines(tx, lines):
     ]
 
 
-def _cart_line(line, base_url, *, quantity, total, tax, unit, taxes, sale_line):
+def _cart_line(line, base_url, *, quantity, total, tax, unit, tax_percent, sale_line):
     product = line.product_id.with_context(display_default_code=False)
     kind = _kind(line, sale_line, total)
     is_item = kind in ("physical", "digital")
@@ -231,7 +234,7 @@ def _cart_line(line, base_url, *, quantity, total, tax, unit, taxes, sale_line):
             if has_website_page and product.image_128
             else None
         ),
-        tax_percent=_tax_percent(taxes),
+        tax_percent=tax_percent,
     )
 
 

@@ -39,7 +39,12 @@ class KlarnaCommon(PaymentCommon):
             },
         )
         cls.provider = cls.klarna
-        cls.pricelist_eur = cls.env["product.pricelist"].create(
+
+    @classmethod
+    def _eur_pricelist(cls):
+        """A euro pricelist for the tests' sales orders. Not made for every test class: a
+        new pricelist changes what the shop offers the tours' customers."""
+        return cls.env["product.pricelist"].create(
             {"name": "Klarna EUR", "currency_id": cls.currency_euro.id}
         )
 
@@ -57,7 +62,7 @@ class KlarnaCommon(PaymentCommon):
         return self.env["sale.order"].create(
             {
                 "partner_id": self.partner.id,
-                "pricelist_id": self.pricelist_eur.id,
+                "pricelist_id": self._eur_pricelist().id,
                 "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})],
             }
         )

@@ -60,6 +60,7 @@ class KlarnaManagementCommon(KlarnaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.pricelist_eur = cls._eur_pricelist()
         cls.tax_21 = cls._tax("VAT 21%", 21)
         cls.chair = cls._product("Chair", "CHAIR-01", 100.0)
         cls.lamp = cls._product("Lamp", "LAMP-01", 50.0)

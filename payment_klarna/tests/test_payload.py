@@ -15,6 +15,7 @@ class TestKlarnaPayload(KlarnaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.pricelist_eur = cls._eur_pricelist()
         cls.tax_21 = cls._tax("VAT 21%", 21)
         cls.tax_21_included = cls._tax("VAT 21% incl.", 21, price_include_override="tax_included")
         cls.tax_6 = cls._tax("VAT 6%", 6)
