@@ -66,20 +66,14 @@ def server_sections(python, src, config, workdir, quick):
 
 
 def mapping_section(quick):
-    """Hook: the pure mapping bench (bench/mapping_bench.py, ``run(quick) -> dict``)."""
-    if not (BENCH / "mapping_bench.py").exists():
-        say("mapping: bench/mapping_bench.py does not exist yet; section skipped")
-        return None
+    """The pure mapping bench (bench/mapping_bench.py): its table and figures."""
     import mapping_bench
 
     found = mapping_bench.run(quick)
-    markdown = found.get("markdown") if isinstance(found, dict) else None
-    if not markdown:
-        markdown = "```json\n" + json.dumps(found, indent=1, default=str) + "\n```"
     return {
         "key": "mapping",
         "title": "Mapping alone (issue 16 §3)",
-        "markdown": markdown,
+        "markdown": mapping_bench.table(found),
         "figures": found,
     }
 
@@ -197,7 +191,7 @@ def main():
         prepare_database(python, src, config, workdir)
         harness.shared.update(config=config, database=True)
         sections = server_sections(python, src, config, workdir, args.quick)
-        sections += filter(None, [mapping_section(args.quick)])
+        sections.append(mapping_section(args.quick))
         sections += webhook_sections(args.quick)
         machine = harness.machine()
         png = plot(sections, workdir, out)
