@@ -7,7 +7,7 @@ then the sections, each a function returning ``{key, title, markdown, plot?, fig
 1. checkout (``checkout_bench.run``) and order management
    (``order_management_bench.run``), on one prefork server with no cron worker, Klarna
    being the simulator (latency 0, its own time subtracted);
-2. mapping alone (``mapping_bench.run(quick)``, pure, when bench/mapping_bench.py exists);
+2. mapping alone (``mapping_bench.run(quick)``, pure);
 3. the webhook sections (``webhook_sections``: bench/webhook_bench.py's flow, on the
    same database and configuration).
 
