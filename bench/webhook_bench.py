@@ -1,31 +1,32 @@
-"""Benchmark the Klarna webhook against Odoo's own Stripe webhook, on a real prefork Odoo.
+"""The webhook sections of the bench (issue 16 §4 to §6), on a real prefork Odoo.
 
-One command (``make bench`` or ``python3 bench/webhook_bench.py``):
+Run by ``make bench`` (``bench/run.py``) after the checkout sections, or alone with
+``python3 bench/webhook_bench.py [--quick]``:
 
-1. creates a throwaway database ``klarna_bench`` with payment_klarna, payment_stripe and
-   the bench's own ``bench/addons/klarna_bench_floor`` (and their dependencies, without
-   demo data), and prepares a Klarna provider with a signing key, a Stripe provider
-   with a webhook secret, draft Stripe transactions and pending Klarna transactions;
-2. starts Odoo in prefork mode (4 HTTP workers, no cron worker) and measures, in the
-   same run with the same flags, the acknowledgement latency (p50/p99, connect time
-   included: one new connection per request, as Klarna does), the throughput and the
-   server's CPU per request (Odoo's processes and PostgreSQL's, from ``/proc``) at 1
-   and 20 concurrent senders for: the Stripe route with an event type Stripe ignores
-   (the floor: Odoo's dispatch cost alone, no write), the Stripe route with signed
-   ``payment_intent.succeeded`` events completing real transactions (the peer), the
-   durable floor (Odoo's dispatch, our signature check and parse, one text row
-   committed: what no verified, durable acknowledgement can skip), and our route
-   with unique events and with every event delivered twice;
-3. restarts the same server with 2 cron workers and measures how fast they drain the
-   inbox backlog (at least 5,000 events).
+1. the bench's database (``harness.prepare_database``: the modules of every section,
+   no demo data) gets a Klarna provider with a signing key, a Stripe provider with a
+   webhook secret, draft Stripe transactions and pending Klarna transactions;
+2. **acknowledgement** (§4): Odoo in prefork mode (4 HTTP workers, no cron worker), in
+   the same run with the same flags, the latency (p50/p99, one new connection per request
+   as Klarna does), the throughput and the server's CPU per request (Odoo's processes and
+   PostgreSQL's, from ``/proc``) at 1 and 20 senders for: the Stripe route with an event
+   type Stripe ignores (the floor), the Stripe route completing real transactions (the
+   peer), the durable floor (our signature check and parse, one text row committed), and
+   our route with unique events and with every event delivered twice. Target: ours at
+   least 0.90 of the durable floor's throughput at 20 senders, p99 under half the peer's;
+3. **webhook to effect** (§5): a steady load of signed events at 50 and 200 events/s,
+   each completing its own pending transaction, for 1, 2 and 4 cron threads, from the
+   route's 200 to the transaction's state change (a bench-only trigger records
+   ``clock_timestamp()``); the inbox cron's periodic run is a day away, so every effect
+   comes from the insert's wake-up;
+4. **total cost per event** (§6): the CPU of our ack plus the inbox processing of the
+   same events, against Stripe's synchronous route completing as many transactions;
+5. the drain rate of a backlog with 2 cron workers.
 
-The routes run interleaved in rounds whose order rotates; ratios of throughput are
-medians of the rounds' paired ratios, so the VM's drift cancels out. The sender is
-stdlib Python on the same machine (loopback only); its cost is the same for every
-route. Odoo retries after serialization failures are counted from the server log.
-Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with ``python3 -m tools.devenv env`` when unset),
-``BENCH_ADDONS`` (the folder holding payment_klarna; the repository by default),
-``BENCH_PORT``.
+Ratios are medians of paired rounds (routes interleaved, order rotated), so the VM's
+drift cancels out. The senders are stdlib Python on the same machine (loopback only).
+Environment: ``ODOO_PYTHON``, ``ODOO_SRC`` (found with ``python3 -m tools.devenv env``
+when unset), ``BENCH_ADDONS``, ``BENCH_DB``, ``BENCH_PORT``.
 """
 
 import hashlib
