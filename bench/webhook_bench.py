@@ -371,9 +371,9 @@ EFFECT_TIMES = (
     "WHERE t.klarna_order_id LIKE '{prefix}%' "
     "AND substr(t.klarna_order_id, {start})::int BETWEEN {low} AND {high} GROUP BY 1"
 )
-CRON_RUNS = "SELECT count(*) FROM ir_cron_progress WHERE cron_id = {cron}"
+CRON_RUNS = "SELECT count(*) FROM ir_cron_progress WHERE cron_id IN ({cron})"
 DUE_TRIGGER = (
-    "INSERT INTO ir_cron_trigger (cron_id, call_at) VALUES ({cron}, now() at time zone 'UTC')"
+    "INSERT INTO ir_cron_trigger (cron_id, call_at) VALUES ({primary}, now() at time zone 'UTC')"
 )
 
 
@@ -389,7 +389,7 @@ def prepare_effect(python, src, config):
     """Pending Klarna transactions the events complete, draft Stripe ones for the peer,
     the state-change trigger, the inbox cron's periodic run a day away (every effect must
     come from the insert's wake-up, ``_trigger``, never from the 1-minute safety run) and
-    every other cron job inactive. Returns the inbox cron's id."""
+    every other cron job inactive. Returns the inbox crons' ids, the first woken first."""
     klarna_txs, stripe_txs = effect_events_needed(), (COST_EVENTS + 1) * COST_ROUNDS + COST_WARMUP
     say(f"creating {klarna_txs} Klarna and {stripe_txs} Stripe transactions for effect and cost")
     script = EFFECT_SETUP.format(
@@ -400,26 +400,30 @@ def prepare_effect(python, src, config):
     )
     odoo_shell(python, src, config, script, marker="BENCH-EFFECT-SETUP-OK")
     psql(STATE_TRIGGER)
-    cron = int(
-        psql(
-            "SELECT res_id FROM ir_model_data "
-            "WHERE module = 'payment_klarna' AND name = 'cron_process_events'"
-        )
-    )
+    # The inbox's cron records (const.EVENT_WORKERS), the one a stored event wakes first.
+    cron = [
+        int(res_id)
+        for res_id in psql(
+            "SELECT res_id FROM ir_model_data WHERE module = 'payment_klarna' "
+            "AND name ~ '^cron_process_events(_[0-9]+)?$' ORDER BY length(name), name"
+        ).split()
+    ]
     cron_sql(
         cron,
         "UPDATE ir_cron SET nextcall = now() + interval '1 day', interval_number = 1, "
-        "interval_type = 'days' WHERE id = {cron}",
+        "interval_type = 'days' WHERE id IN ({cron})",
     )
     # The other jobs (reconciliation against an unreachable Klarna, payment post-processing,
     # mail) would hold the cron threads for their own reasons and race the worker.
-    cron_sql(cron, "UPDATE ir_cron SET active = false WHERE id != {cron}")
+    cron_sql(cron, "UPDATE ir_cron SET active = false WHERE id NOT IN ({cron})")
     return cron
 
 
 def cron_sql(cron, statement):
-    """``psql`` with ``{cron}`` replaced by the inbox cron's id (an int)."""
-    return psql(statement.format(cron=int(cron)))
+    """``psql`` with ``{cron}`` replaced by the inbox crons' ids (ints, comma-separated)
+    and ``{primary}`` by the first's, the one a stored event wakes."""
+    ids = [int(cron_id) for cron_id in cron]
+    return psql(statement.format(cron=", ".join(map(str, ids)), primary=ids[0]))
 
 
 class EffectTransactions:
@@ -539,7 +543,7 @@ def effect_benchmarks(python, src, config, log, cron, txs):
 
 def wake_inbox(cron):
     """Make the inbox cron due and wake the cron workers, as the route's insert does."""
-    cron_sql(cron, "UPDATE ir_cron SET active = true WHERE id = {cron}")
+    cron_sql(cron, "UPDATE ir_cron SET active = true WHERE id IN ({cron})")
     cron_sql(cron, DUE_TRIGGER)
     run(["psql", "-d", "postgres", "-Atq", "-c", f"NOTIFY cron_trigger, '{DB}'"])
 
@@ -584,7 +588,7 @@ def cost_per_event(python, src, config, log, cron, txs):
         for round_ in range(COST_ROUNDS):
             say(f"cost per event, round {round_ + 1}/{COST_ROUNDS}: {COST_EVENTS} events per route")
             indexes = txs.take(COST_EVENTS)
-            cron_sql(cron, "UPDATE ir_cron SET active = false WHERE id = {cron}")
+            cron_sql(cron, "UPDATE ir_cron SET active = false WHERE id IN ({cron})")
             cron_sql(cron, DUE_TRIGGER)
             started = time.monotonic()
             ack = run_load([KlarnaEvents.paid(i) for i in indexes], COST_SENDERS, meter)
@@ -768,7 +772,7 @@ def main():
                 results = ack_benchmarks(klarna, CpuMeter(server.process.pid))
             effect = effect_benchmarks(python, src, config, log, cron, txs)
             cost = cost_per_event(python, src, config, log, cron, txs)
-            cron_sql(cron, "UPDATE ir_cron SET active = true WHERE id = {cron}")
+            cron_sql(cron, "UPDATE ir_cron SET active = true WHERE id IN ({cron})")
             drain = drain_benchmark(python, src, config, log, klarna)
         log_text = server_log.read_text()
         retries = log_text.count("tries left")

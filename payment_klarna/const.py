@@ -117,6 +117,13 @@ EVENT_BACKOFF_SECONDS = 60
 EVENT_BUSY_DELAY_SECONDS = 2
 EVENT_RUN_SECONDS = 50
 EVENT_MAX_ERROR_LENGTH = 2000
+# EVENT_WORKERS inbox cron records (data/ir_cron_webhooks.xml) let as many cron threads
+# drain the inbox together (Odoo runs one cron record in one thread at a time): a stored
+# event wakes the first; a worker that finds EVENT_WORKER_BACKLOG due events waiting wakes
+# the others, looking at most every EVENT_BACKLOG_CHECK_SECONDS.
+EVENT_WORKERS = 3
+EVENT_WORKER_BACKLOG = 20
+EVENT_BACKLOG_CHECK_SECONDS = 1
 # Unsigned legacy notifications get a uuid5 id in this namespace, one per order, type and
 # bucket of this many seconds.
 LEGACY_EVENT_NAMESPACE = "5b0f2f8e-6f0c-4c35-9a59-2a4b0c9e6f11"

@@ -182,11 +182,12 @@ class PaymentKlarnaEvent(models.Model):
         Odoo nor logged as an SQL error. (The savepoint needs no release: the commit
         ends it.)
 
-        The cron is triggered only when no due trigger is waiting: a cron run that has
-        not yet ended drains this event too, and waking the cron workers costs Odoo a
-        connection to the ``postgres`` database. The transaction is linked by the worker.
+        The first inbox cron is triggered only when no due trigger is waiting: a cron
+        run that has not yet ended drains this event too, and waking the cron workers
+        costs Odoo a connection to the ``postgres`` database. That run wakes the other
+        inbox workers if a backlog builds up. The transaction is linked by the worker.
         """
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("payment_klarna.cron_process_events")
+        cron_id = self._klarna_workers()[0].id
         now = fields.Datetime.now()
         query = SQL(
             """
@@ -292,6 +293,17 @@ class PaymentKlarnaEvent(models.Model):
     # === PROCESSING (cron) === #
 
     @api.model
+    def _klarna_workers(self):
+        """The inbox cron records (``const.EVENT_WORKERS``), the first being the one a
+        stored event wakes: Odoo runs one record in one cron thread at a time."""
+        names = ["payment_klarna.cron_process_events"] + [
+            f"payment_klarna.cron_process_events_{number}"
+            for number in range(2, const.EVENT_WORKERS + 1)
+        ]
+        data = self.env["ir.model.data"]
+        return self.env["ir.cron"].sudo().browse([data._xmlid_to_res_id(name) for name in names])
+
+    @api.model
     def _cron_process(self):
         """Drain the due events one by one, each claimed and then applied in its own
         committed step (see the module's docstring), until the run's time is up.
@@ -300,12 +312,22 @@ class PaymentKlarnaEvent(models.Model):
         committed before its event is applied, as it must be, and a commit costs the
         worker a round trip, a WAL flush and its whole ORM cache. The claim then reads
         the snapshot taken when the previous event's step began, so an empty claim is
-        repeated once in a fresh transaction before the run ends."""
+        repeated once in a fresh transaction before the run ends.
+
+        Every inbox cron record runs this; the claims skip each other's events. A worker
+        that finds ``const.EVENT_WORKER_BACKLOG`` due events waiting wakes the others.
+        Events of one transaction may be applied in any order, as with one worker (a
+        postponed or failed event is retried after later ones): a payment status only
+        moves forwards, every other kind re-reads the order from Klarna."""
         auto_commit = not in_test()
         deadline = time.monotonic() + const.EVENT_RUN_SECONDS
+        next_look = time.monotonic()
         done = 0
         fresh = True  # nothing applied since the last commit: the claim's snapshot is new
         while time.monotonic() < deadline:
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + const.EVENT_BACKLOG_CHECK_SECONDS
+                self._klarna_wake_helpers()
             try:
                 event = self._klarna_claim()
             except pg_errors.SerializationFailure:
@@ -339,6 +361,31 @@ class PaymentKlarnaEvent(models.Model):
         )
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
+
+    @api.model
+    def _klarna_wake_helpers(self):
+        """Wake the other inbox workers when ``const.EVENT_WORKER_BACKLOG`` due events
+        wait: more than one worker should take alone. One bounded index scan, at most
+        every ``const.EVENT_BACKLOG_CHECK_SECONDS`` per worker."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*) FROM (
+                    SELECT 1 FROM payment_klarna_event
+                     WHERE state = 'pending' AND next_attempt_at <= %(now)s
+                     LIMIT %(backlog)s
+                ) due
+                """,
+                now=fields.Datetime.now(),
+                backlog=const.EVENT_WORKER_BACKLOG,
+            )
+        )
+        if self.env.cr.fetchone()[0] < const.EVENT_WORKER_BACKLOG:
+            return False
+        for cron in self._klarna_workers():
+            if cron.id != self.env.context.get("cron_id"):
+                cron._trigger()
+        return True
 
     @api.model
     def _klarna_wait_for_postponed(self, deadline):

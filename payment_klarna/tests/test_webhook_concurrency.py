@@ -62,6 +62,49 @@ WORKER = textwrap.dedent(
     """
 )
 
+# Runs inbox workers in parallel real processes on committed data, one per cron record named
+# in argv, each applying an event in 20 ms so that they drain the inbox together.
+WORKERS = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from odoo import SUPERUSER_ID, api, sql_db
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    conf, db, crons = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    config.parse_config(["-c", conf, "-d", db, "--log-level=critical"])
+    registry = Registry(db)
+    from odoo.addons.payment_klarna.models.payment_klarna_event import PaymentKlarnaEvent
+
+    dispatch = PaymentKlarnaEvent._klarna_dispatch
+
+    def slow(self):
+        time.sleep(0.02)
+        return dispatch(self)
+
+    PaymentKlarnaEvent._klarna_dispatch = slow
+    sql_db.close_all()  # each child opens its own connections
+    children = []
+    for cron_id in crons:
+        read, write = os.pipe()
+        pid = os.fork()
+        if not pid:
+            os.close(read)
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {"cron_id": cron_id})
+                done = env["payment.klarna.event"]._cron_process()
+            os.write(write, str(done).encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    done = []
+    for pid, read in children:
+        os.waitpid(pid, 0)
+        done.append(int(os.read(read, 64) or -1))
+    print("DONE " + json.dumps(done))
+    """
+)
+
 
 @tagged("post_install", "-at_install")
 class TestWebhookConcurrency(TransactionCase):
@@ -216,3 +259,47 @@ class TestWebhookConcurrency(TransactionCase):
         self.assertEqual((poison.state, poison.attempts), ("dead", const.EVENT_MAX_ATTEMPTS))
         self.assertIn("stopped", poison.last_error)
         self.assertEqual((other.state, other.attempts), ("ignored", 1))
+
+    def test_two_inbox_workers_drain_together_each_event_once(self):
+        setup = self._env()
+        workers = setup["payment.klarna.event"]._klarna_workers()
+        setup.cr.execute("SELECT coalesce(max(id), 0) FROM ir_cron_trigger")
+        last_trigger = setup.cr.fetchone()[0]
+        self.addCleanup(self._delete_triggers_after, last_trigger)
+        ids = self._committed_events(2 * const.EVENT_WORKER_BACKLOG)
+        result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+            [
+                sys.executable,
+                "-c",
+                WORKERS,
+                config.rcfile,
+                self.env.cr.dbname,
+                json.dumps(workers.ids[:2]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            check=True,
+        )
+        done = json.loads(result.stdout.split("DONE ", 1)[1])
+        self.assertEqual(len(done), 2, result.stderr[-2000:])
+        self.assertTrue(all(count > 0 for count in done), f"each worker took a share: {done}")
+        check = self._env()
+        check.cr.execute(
+            "SELECT state, attempts, count(*) FROM payment_klarna_event WHERE id = ANY(%s) "
+            "GROUP BY state, attempts",
+            [ids],
+        )
+        self.assertEqual(check.cr.fetchall(), [("ignored", 1, len(ids))])
+        # The backlog made the first worker wake the others.
+        check.cr.execute(
+            "SELECT DISTINCT cron_id FROM ir_cron_trigger WHERE id > %s AND cron_id = ANY(%s)",
+            [last_trigger, workers[1:].ids],
+        )
+        self.assertEqual({row[0] for row in check.cr.fetchall()}, set(workers[1:].ids))
+
+    def _delete_triggers_after(self, last_id):
+        env = self._env()
+        env.cr.execute("DELETE FROM ir_cron_trigger WHERE id > %s", [last_id])
+        env.cr.commit()

@@ -57,6 +57,28 @@ class TestWebhookProcessing(WebhookCommon):
     def _due_now(self, event):
         event.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
 
+    # === SEVERAL WORKERS === #
+
+    def test_the_inbox_has_its_workers(self):
+        workers = self.Event._klarna_workers()
+        self.assertEqual(len(workers), const.EVENT_WORKERS)
+        self.assertTrue(all(workers.mapped("active")))
+        self.assertEqual(set(workers.mapped("code")), {"model._cron_process()"})
+
+    def test_a_backlog_wakes_the_other_workers_only(self):
+        workers = self.Event._klarna_workers()
+        triggers = self.env["ir.cron.trigger"].sudo()
+        worker = self.Event.sudo().with_context(cron_id=workers[1].id)
+        for _ in range(const.EVENT_WORKER_BACKLOG - 1):
+            self._store("merchant.settings.updated")
+        triggers.search([]).unlink()
+        self.assertFalse(worker._klarna_wake_helpers())
+        self.assertFalse(triggers.search([]))
+        self._store("merchant.settings.updated")
+        triggers.search([]).unlink()
+        self.assertTrue(worker._klarna_wake_helpers())
+        self.assertEqual(triggers.search([]).cron_id, workers - workers[1])
+
     # === PAYMENT STATUS === #
 
     def test_unpaid_keeps_the_transaction_pending(self):
