@@ -96,28 +96,9 @@ def report(sizes, rounds, samples, quick):
                 ratio = figures.paired_ratio(by_round, floor)
                 step_summary["floor_difference"], step_summary["floor_ratio"] = difference, ratio
                 versus = f"{difference:+.1f} ms / {ratio:.2f}x"
-            rows.append(
-                [
-                    size,
-                    LABELS[step],
-                    step_summary["n"],
-                    f"{step_summary['p50']:.1f}",
-                    f"{step_summary['p99']:.1f}",
-                    figures.queries_cell(step_summary),
-                    f"{step_summary['query_ms']:.1f}",
-                    figures.cpu_cell(step_summary),
-                    f"{step_summary['sim_ms']:.1f}",
-                    versus,
-                ]
-            )
-            raw_rows.append(
-                [
-                    size,
-                    LABELS[step],
-                    " / ".join(f"{v:.1f}" for v in figures.round_medians(by_round)),
-                    " / ".join(f"{v:g}" for v in figures.round_medians(by_round, "queries")),
-                ]
-            )
+            row, raw = figures.step_rows(size, LABELS[step], by_round, step_summary)
+            rows.append([*row, versus])
+            raw_rows.append(raw)
     markdown = "\n\n".join(
         [
             __doc__.split("\n", 1)[1].strip(),

@@ -93,3 +93,26 @@ def queries_cell(step):
     low, high = step["queries_min"], step["queries_max"]
     median = f"{step['queries']:g}"
     return median if low == high else f"{median} ({low}-{high})"
+
+
+def step_rows(size, label, by_round, step_summary):
+    """A step's summary row (lines, step, samples, p50, p99, queries, SQL ms, CPU,
+    simulator ms) and its raw row (each round's median time and queries), for RESULTS.md."""
+    row = [
+        size,
+        label,
+        step_summary["n"],
+        f"{step_summary['p50']:.1f}",
+        f"{step_summary['p99']:.1f}",
+        queries_cell(step_summary),
+        f"{step_summary['query_ms']:.1f}",
+        cpu_cell(step_summary),
+        f"{step_summary['sim_ms']:.1f}",
+    ]
+    raw = [
+        size,
+        label,
+        " / ".join(f"{v:.1f}" for v in round_medians(by_round)),
+        " / ".join(f"{v:g}" for v in round_medians(by_round, "queries")),
+    ]
+    return row, raw

@@ -95,3 +95,14 @@ def test_access_line_with_odoo_figures():
 def test_lines_without_odoo_figures_are_not_access_lines():
     assert parse_access_line('werkzeug: 127.0.0.1 "GET /web/health HTTP/1.1" 200 - - - -') is None
     assert parse_access_line("odoo.service.server: HTTP service running") is None
+
+
+def test_a_step_row_and_its_raw_row():
+    summary = {"n": 4, "p50": 12.34, "p99": 20.0, "query_ms": 3.21, "sim_ms": 0.4,
+               "queries": 33, "queries_min": 33, "queries_max": 33,
+               "cpu_odoo": 10.0, "cpu_pg": 2.5}  # fmt: skip
+    by_round = [[{"server_ms": 10.0, "queries": 33}], [{"server_ms": 14.0, "queries": 33}]]
+    row, raw = figures.step_rows(10, "ours: open the session", by_round, summary)
+    assert row[:5] == [10, "ours: open the session", 4, "12.3", "20.0"]
+    assert row[6:] == ["3.2", figures.cpu_cell(summary), "0.4"]
+    assert raw == [10, "ours: open the session", "10.0 / 14.0", "33 / 33"]
