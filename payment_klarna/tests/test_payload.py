@@ -2,6 +2,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import tagged
 
+from odoo.addons.payment_klarna import payload as payload_module
 from odoo.addons.payment_klarna.klarna.money import to_minor
 from odoo.addons.payment_klarna.klarna.order_lines import validate_order_amounts
 from odoo.addons.payment_klarna.payload import amount_lines, order_payload
@@ -83,6 +84,29 @@ class TestKlarnaPayload(KlarnaCommon):
         if document is not None:
             self.assertEqual(payload["order_amount"], to_minor(document.amount_total))
             self.assertEqual(payload["order_tax_amount"], to_minor(document.amount_tax))
+
+    def test_an_unsaved_transaction_maps_the_saved_documents(self):
+        """The widget's session maps the cart of a ``new()`` transaction: it reads the saved
+        order (through a new record it would recompute every line) and sends the same cart."""
+        order = self._order(
+            (self.chair, 2, 100.0, {"discount": 10.0}), (self.assembly, 1, 40.0, {})
+        )
+        tx = self._tx(order)
+        draft = self.env["payment.transaction"].new(
+            {
+                "provider_id": tx.provider_id.id,
+                "payment_method_id": tx.payment_method_id.id,
+                "reference": tx.reference,
+                "amount": tx.amount,
+                "currency_id": tx.currency_id.id,
+                "partner_id": tx.partner_id.id,
+                "sale_order_ids": [Command.set(order.ids)],
+            }
+        )
+        self.assertEqual(order_payload(draft), order_payload(tx))
+        documents = payload_module._documents(draft)
+        self.assertEqual(documents, order)
+        self.assertTrue(all(isinstance(line.id, int) for line in documents.order_line))
 
     def test_tax_excluded_line(self):
         order = self._order((self.chair, 2, 100.0, {}))
