@@ -1,0 +1,23 @@
+"""Each series loads its own payment form adapter, never the other's (models/ir_asset.py)."""
+
+from odoo import release
+from odoo.tests import TransactionCase, tagged
+
+ADAPTERS = {
+    18: "/payment_klarna/static/src/js/payment_form.js",
+    19: "/payment_klarna/static/src/interactions/payment_form.js",
+}
+
+
+@tagged("post_install", "-at_install")
+class TestSeriesAssets(TransactionCase):
+    def _paths(self, bundle):
+        return [asset[0] for asset in self.env["ir.asset"]._get_asset_paths(bundle, {})]
+
+    def test_frontend_loads_the_running_series_adapter_only(self):
+        series = release.version_info[0]
+        paths = self._paths("web.assets_frontend")
+        self.assertIn("/payment_klarna/static/src/common/klarna_payment_form.js", paths)
+        self.assertIn(ADAPTERS[series], paths)
+        for other in set(ADAPTERS) - {series}:
+            self.assertNotIn(ADAPTERS[other], paths)
