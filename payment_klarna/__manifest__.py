@@ -37,6 +37,13 @@
         ],
         "web.assets_tests": [
             "payment_klarna/static/tests/tours/**/*",
+            ("include", "payment_klarna.assets_tests_series"),
+        ],
+        "payment_klarna.assets_tests_18": [
+            "payment_klarna/static/tests/series_18/**/*",
+        ],
+        "payment_klarna.assets_tests_19": [
+            "payment_klarna/static/tests/series_19/**/*",
         ],
     },
     "post_init_hook": "post_init_hook",

@@ -1,4 +1,5 @@
-"""Each series loads its own payment form adapter, never the other's (models/ir_asset.py)."""
+"""Each series loads its own payment form adapter and tour values, never the other's
+(models/ir_asset.py)."""
 
 from odoo import release
 from odoo.tests import TransactionCase, tagged
@@ -6,6 +7,10 @@ from odoo.tests import TransactionCase, tagged
 ADAPTERS = {
     18: "/payment_klarna/static/src/js/payment_form.js",
     19: "/payment_klarna/static/src/interactions/payment_form.js",
+}
+TOUR_SERIES = {
+    18: "/payment_klarna/static/tests/series_18/tour_series.js",
+    19: "/payment_klarna/static/tests/series_19/tour_series.js",
 }
 
 
@@ -21,3 +26,11 @@ class TestSeriesAssets(TransactionCase):
         self.assertIn(ADAPTERS[series], paths)
         for other in set(ADAPTERS) - {series}:
             self.assertNotIn(ADAPTERS[other], paths)
+
+    def test_tours_get_the_running_series_values_only(self):
+        series = release.version_info[0]
+        paths = self._paths("web.assets_tests")
+        self.assertIn("/payment_klarna/static/tests/tours/klarna_checkout.js", paths)
+        self.assertIn(TOUR_SERIES[series], paths)
+        for other in set(TOUR_SERIES) - {series}:
+            self.assertNotIn(TOUR_SERIES[other], paths)
