@@ -1,7 +1,6 @@
 """Small helpers between Odoo records and the plain-Python ``klarna`` package."""
 
 import os
-import threading
 
 from odoo import modules, release
 from odoo.exceptions import UserError
@@ -68,6 +67,4 @@ def in_test():
     """Whether this runs inside a test: Odoo's runner and pytest-odoo run each test in one
     transaction that is rolled back, so jobs must not commit their steps there, and the
     operation log is written in the caller's transaction."""
-    return bool(
-        getattr(threading.current_thread(), "testing", False) or modules.module.current_test
-    )
+    return bool(modules.module.current_test)
