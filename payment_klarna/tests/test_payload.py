@@ -481,7 +481,7 @@ class TestKlarnaPayload(KlarnaCommon):
         self.assertEqual(payload["billing_address"]["street_number"], "5")
         if compat.SERIES < 19:  # Odoo 19 has no partner titles: none is sent
             buyer.title = self.env.ref("base.res_partner_title_madam")
-            payload = order_payload(self._tx(order))
+            payload = order_payload(order.transaction_ids)
             self.assertEqual(payload["billing_address"]["title"], "Mrs")
         else:
             self.assertNotIn("title", payload["billing_address"])
