@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from odoo.exceptions import UserError
 
-from . import const
+from . import compat, const
 from .klarna.address import PartyData, build_addresses
 from .klarna.locale import klarna_locale, market
 from .klarna.mapping_errors import KlarnaMappingError
@@ -72,18 +72,26 @@ def order_payload(tx):
     return payload
 
 
-def amount_lines(tx, amount_minor, lines=None):
+def amount_lines(tx, amount_minor, lines=None, document=None):
     """``order_amount``, ``order_tax_amount`` and ``order_lines`` for a partial capture or refund.
 
     The given ``sale.order.line`` or ``account.move.line`` records when they add up to
     ``amount_minor``, else one line for the amount with the documents' proportional tax.
+    When the lines are the whole ``document`` (an order, an invoice, a credit note), its
+    totals are met as the order payload meets them: Odoo may round taxes globally (the
+    default on Odoo 19), and the lines' own totals are then a rounding difference off.
 
     :raise UserError: when the amount or the lines cannot be sent to Klarna.
     """
     options = _amount_options(tx, _purchase_country(tx))
+    totals = (
+        {"expected_total": document.amount_total, "expected_tax": document.amount_tax}
+        if document
+        else {}
+    )
     try:
         if lines:
-            amounts = build_order_amounts(_cart_lines(tx, lines), **options)
+            amounts = build_order_amounts(_cart_lines(tx, lines), **totals, **options)
             if amounts["order_amount"] == amount_minor:
                 return amounts
         amount = from_minor(amount_minor, DECIMALS)
@@ -142,7 +150,7 @@ def _order_amounts(tx, documents, country):
         and documents.mapped("currency_id") == tx.currency_id
         and to_minor(amount, DECIMALS) == to_minor(total, DECIMALS)
     ):
-        lines = _cart_lines(tx, _document_lines(documents))
+        lines = _cart_lines(tx, document_lines(documents))
         tax = _total(documents, "amount_tax")
         return build_order_amounts(lines, expected_total=amount, expected_tax=tax, **options)
     share = _share_line(tx, documents, amount)
@@ -160,12 +168,13 @@ def _share_line(tx, documents, amount):
         name = tx.env._("Payment for %(documents)s (partial)", documents=names)
     else:
         name = tx.env._("Payment for %(documents)s", documents=names)
-    kinds = {line.kind for line in _cart_lines(tx, _document_lines(documents))}
+    kinds = {line.kind for line in _cart_lines(tx, document_lines(documents))}
     kind = "physical" if "physical" in kinds else "digital"
     return CartLine(kind, name, 1, amount, tax, reference=documents[:1].name)
 
 
-def _document_lines(documents):
+def document_lines(documents):
+    """The lines of sales orders or invoices (a document's own lines, not its journal items)."""
     if documents._name == "sale.order":
         return documents.order_line
     return documents.invoice_line_ids
@@ -194,8 +203,8 @@ def _cart_lines(tx, lines):
                 quantity=line.product_uom_qty,
                 total=to_decimal(line.price_total),
                 tax=to_decimal(line.price_tax),
-                unit=line.product_uom.name,
-                tax_percent=tax_percent(line.tax_id),
+                unit=line[compat.SALE_LINE_UOM].name,
+                tax_percent=tax_percent(line[compat.SALE_LINE_TAXES]),
                 sale_line=line,
             )
             for line in lines
@@ -233,7 +242,8 @@ def _cart_line(line, base_url, *, quantity, total, tax, unit, tax_percent, sale_
         gross=_undiscounted_total(line) if line.discount and total > 0 else None,
         reference=(product.default_code or str(product.id)) if product else None,
         unit_name=unit or None,
-        product_url=base_url + product.website_url if has_website_page else None,
+        # The shop's own URL: Odoo 19 slugs the display name, default code included.
+        product_url=base_url + line.product_id.website_url if has_website_page else None,
         image_url=(
             f"{base_url}/web/image/product.product/{product.id}/image_1024"
             if has_website_page and product.image_128
@@ -263,7 +273,7 @@ def _undiscounted_total(line):
         base_line = line.move_id._prepare_product_base_line_for_taxes_computation(line)
         base_line["discount"] = 0.0
     line.env["account.tax"]._add_tax_details_in_base_line(base_line, line.company_id)
-    return to_decimal(base_line["tax_details"]["total_included_currency"])
+    return to_decimal(base_line["tax_details"][compat.TAX_DETAILS_TOTAL])
 
 
 def _tax_percent(taxes):
@@ -297,8 +307,16 @@ def _party(partner, country, fallback=None):
         city=partner.city or None,
         country_code=partner.country_id.code or country or None,
         state_code=partner.state_id.code or None,
-        phone=partner.phone or partner.mobile or fallback.phone or fallback.mobile or None,
-        title=partner.title.shortcut or partner.title.name or None,
+        phone=next(
+            (
+                who[field]
+                for who in (partner, fallback)
+                for field in compat.PARTNER_PHONES
+                if who[field]
+            ),
+            None,
+        ),
+        title=compat.partner_title(partner),
         organization_name=company.name or None,
         registration_id=company.vat or company.company_registry or None,
     )

@@ -68,6 +68,8 @@ def in_test():
     """Whether this runs inside a test: Odoo's runner and pytest-odoo run each test in one
     transaction that is rolled back, so jobs must not commit their steps there, and the
     operation log is written in the caller's transaction."""
+    # Odoo 19 sets only ``current_test`` (pytest-odoo too); Odoo 18's runner sets it, while
+    # pytest-odoo on 18 marks the thread instead.
     return bool(
-        getattr(threading.current_thread(), "testing", False) or modules.module.current_test
+        modules.module.current_test or getattr(threading.current_thread(), "testing", False)
     )

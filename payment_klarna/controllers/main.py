@@ -10,7 +10,7 @@ from odoo.tools.misc import hmac as hmac_tool
 from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment.controllers.portal import PaymentPortal
 
-from .. import const
+from .. import compat, const
 from ..klarna import callback_token, inbound
 
 _logger = logging.getLogger(__name__)
@@ -36,7 +36,12 @@ class KlarnaController(PaymentPortal):
 
     # === EMBEDDED WIDGET === #
 
-    @http.route(_session_url, type="json", auth="public", klarna_params=const.SESSION_ROUTE_PARAMS)
+    @http.route(
+        _session_url,
+        type=compat.JSON_ROUTE,
+        auth="public",
+        klarna_params=const.SESSION_ROUTE_PARAMS,
+    )
     def klarna_session(
         self,
         provider_id,
@@ -92,7 +97,12 @@ class KlarnaController(PaymentPortal):
             )
         return {**opened, "session_signature": self._klarna_sign_session(opened["session_id"])}
 
-    @http.route(_prepare_url, type="json", auth="public", klarna_params=const.PREPARE_ROUTE_PARAMS)
+    @http.route(
+        _prepare_url,
+        type=compat.JSON_ROUTE,
+        auth="public",
+        klarna_params=const.PREPARE_ROUTE_PARAMS,
+    )
     def klarna_prepare(self, reference, access_token, session_id, session_signature):
         """Bind the widget's session to the transaction Odoo just created for the payment.
 
@@ -112,7 +122,10 @@ class KlarnaController(PaymentPortal):
         return {"payment_method_category": tx_sudo.klarna_payment_category}
 
     @http.route(
-        _authorize_url, type="json", auth="public", klarna_params=const.AUTHORIZE_ROUTE_PARAMS
+        _authorize_url,
+        type=compat.JSON_ROUTE,
+        auth="public",
+        klarna_params=const.AUTHORIZE_ROUTE_PARAMS,
     )
     def klarna_authorize(self, reference, access_token, authorization_token):
         """Place the Klarna order for the customer's authorization (server-side cart).
@@ -128,7 +141,9 @@ class KlarnaController(PaymentPortal):
         tx_sudo._klarna_authorize(authorization_token, "browser", request.httprequest.remote_addr)
         return {"state": tx_sudo.state}
 
-    @http.route(_cancel_url, type="json", auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS)
+    @http.route(
+        _cancel_url, type=compat.JSON_ROUTE, auth="public", klarna_params=const.CANCEL_ROUTE_PARAMS
+    )
     def klarna_cancel(self, reference, access_token, declined=False):
         """The customer closed Klarna or was declined: the cart stays payable.
 
@@ -181,8 +196,7 @@ class KlarnaController(PaymentPortal):
             tx_sudo = (
                 request.env["payment.transaction"]
                 .sudo()
-                ._get_tx_from_notification_data(
-                    const.PROVIDER_CODE,
+                ._klarna_find_tx(
                     {"klarna_callback_token_hash": callback_token.hash_token(token)},
                 )
             )
@@ -211,14 +225,16 @@ class KlarnaController(PaymentPortal):
         :param str status: which of the hosted page's merchant URLs Klarna chose
         :param str signature: that URL's signature
         :return: a redirect to the payment status page
-        :raise ValidationError: unknown reference, status or signature
+        :raise BadRequest: unknown reference, status or signature (Odoo 19 would answer a
+            ValidationError with 422, Odoo 18 with 400: one answer on both)
         """
-        tx_sudo = (
-            request.env["payment.transaction"]
-            .sudo()
-            ._get_tx_from_notification_data(const.PROVIDER_CODE, {"reference": reference})
-        )
-        tx_sudo._klarna_process_hosted_page_return(status, signature)
+        try:
+            tx_sudo = (
+                request.env["payment.transaction"].sudo()._klarna_find_tx({"reference": reference})
+            )
+            tx_sudo._klarna_process_hosted_page_return(status, signature)
+        except ValidationError as error:
+            raise BadRequest(error.args[0]) from None
         return request.redirect("/payment/status")
 
     # === HELPERS === #
@@ -226,9 +242,7 @@ class KlarnaController(PaymentPortal):
     def _klarna_get_tx(self, reference, access_token):
         try:
             tx_sudo = (
-                request.env["payment.transaction"]
-                .sudo()
-                ._get_tx_from_notification_data(const.PROVIDER_CODE, {"reference": reference})
+                request.env["payment.transaction"].sudo()._klarna_find_tx({"reference": reference})
             )
         except ValidationError:
             raise Forbidden() from None

@@ -29,7 +29,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
-from .. import const
+from .. import compat, const
 from ..klarna.events import classify
 from ..utils import in_test
 
@@ -101,9 +101,9 @@ class PaymentKlarnaEvent(models.Model):
     payload_display = fields.Text(string="Payload", compute="_compute_payload_display")
     payload_purged = fields.Boolean(readonly=True)
 
-    _sql_constraints = [
-        ("event_id_unique", "UNIQUE(event_id)", "Klarna: this event was already received."),
-    ]
+    _event_id_unique = compat.Constraint(
+        "UNIQUE(event_id)", "Klarna: this event was already received."
+    )
 
     def init(self):
         # The claim query reads only due pending events: keep that index small.
@@ -150,8 +150,8 @@ class PaymentKlarnaEvent(models.Model):
         re-read the order. Returns None for an unknown order, False for a duplicate.
         """
         try:
-            tx = self.env["payment.transaction"]._get_tx_from_notification_data(
-                const.PROVIDER_CODE, {"klarna_order_id": notification.order_id}
+            tx = self.env["payment.transaction"]._klarna_find_tx(
+                {"klarna_order_id": notification.order_id}
             )
         except ValidationError:
             return None
@@ -271,8 +271,8 @@ class PaymentKlarnaEvent(models.Model):
             return False
         admins = (
             self.env.ref("base.group_system")
-            .sudo()
-            .users.filtered(lambda user: user.active and not user.share)
+            .sudo()[compat.GROUP_USERS]
+            .filtered(lambda user: user.active and not user.share)
         )
         self.env["mail.thread"].sudo().message_notify(
             partner_ids=admins.partner_id.ids,
@@ -573,7 +573,7 @@ class PaymentKlarnaEvent(models.Model):
 
     def _klarna_find_transaction(self):
         """The transaction, found only inside the provider whose key verified the event
-        (:meth:`payment.transaction._get_tx_from_notification_data`). An event may arrive
+        (:meth:`payment.transaction._klarna_find_tx`). An event may arrive
         before the order placement commits, so a miss is retried; a mismatch raises
         :class:`TransactionMismatch`. The event is linked to it with its result."""
         tx = self.transaction_id
@@ -581,8 +581,7 @@ class PaymentKlarnaEvent(models.Model):
             tx = (
                 self.env["payment.transaction"]
                 .sudo()
-                ._get_tx_from_notification_data(
-                    const.PROVIDER_CODE,
+                ._klarna_find_tx(
                     {
                         "provider_id": self.provider_id.id,
                         "klarna_order_id": self.klarna_order_id,

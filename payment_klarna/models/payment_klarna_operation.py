@@ -22,7 +22,7 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .. import const
+from .. import compat, const
 from ..klarna import reconcile
 from ..klarna.errors import KlarnaError, KlarnaProtocolError
 from ..klarna.idempotency import operation_key
@@ -100,18 +100,14 @@ class PaymentKlarnaOperation(models.Model):
     correlation_id = fields.Char(string="Klarna Correlation ID", readonly=True)
     message = fields.Text(readonly=True)
 
-    _sql_constraints = [
-        (
-            "idempotency_key_unique",
-            "UNIQUE(idempotency_key)",
-            "Klarna: an operation with this idempotency key is already recorded.",
-        ),
-        (
-            "klarna_reference_unique",
-            "UNIQUE(transaction_id, kind, klarna_reference)",
-            "Klarna: this Klarna capture or refund is already recorded.",
-        ),
-    ]
+    _idempotency_key_unique = compat.Constraint(
+        "UNIQUE(idempotency_key)",
+        "Klarna: an operation with this idempotency key is already recorded.",
+    )
+    _klarna_reference_unique = compat.Constraint(
+        "UNIQUE(transaction_id, kind, klarna_reference)",
+        "Klarna: this Klarna capture or refund is already recorded.",
+    )
 
     @api.depends("amount_minor", "currency_id")
     def _compute_amount(self):

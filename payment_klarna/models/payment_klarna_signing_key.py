@@ -3,7 +3,7 @@ import logging
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from .. import const
+from .. import compat, const
 from .. import utils as klarna_utils
 from ..klarna.signature import DEFAULT_MAX_AGE
 
@@ -60,14 +60,11 @@ class PaymentKlarnaSigningKey(models.Model):
     secret_set = fields.Boolean(string="Secret Saved", compute="_compute_secret")
     active = fields.Boolean(default=True)
 
-    _sql_constraints = [
-        (
-            "key_id_unique",
-            "UNIQUE(provider_id, key_id)",
-            "Klarna: a signing key with this id already exists for this provider; "
-            "deactivate or edit that one instead.",
-        ),
-    ]
+    _key_id_unique = compat.Constraint(
+        "UNIQUE(provider_id, key_id)",
+        "Klarna: a signing key with this id already exists for this provider; "
+        "deactivate or edit that one instead.",
+    )
 
     def _compute_secret(self):
         for key in self:

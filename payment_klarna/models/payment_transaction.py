@@ -2,7 +2,8 @@
 
 Sections, in the order of a payment's life: the payment flow (the widget's session, the
 hosted page, the order placement), the one lookup and the one door that changes states
-(``_get_tx_from_notification_data``, ``_process_notification_data``), webhook events, the
+(``_klarna_find_tx``, ``_klarna_apply_notification``, behind the hooks of Odoo 18 and 19;
+``compat`` holds the series' entry points), webhook events, the
 authorization recovery job, then Order Management from Odoo's own buttons and the
 reconciliation and expiry jobs. Decisions:
 
@@ -10,7 +11,8 @@ reconciliation and expiry jobs. Decisions:
   recovery job): every decision on a transaction is taken under its row lock
   (``_klarna_lock``), and the order placement carries an idempotency key derived from the
   transaction, so a retry after a crash returns the same order.
-* States change only through ``_handle_notification_data`` and Odoo's ``_set_*`` methods,
+* States change only through Odoo's notification flow (``compat.handle_notification``) and
+  Odoo's ``_set_*`` methods,
   and only forwards (``klarna.status``); where Klarna holds money on a payment Odoo
   considers dead, Klarna's status wins and a person is told.
 * The transaction that placed the Klarna order (the "order transaction") owns every
@@ -45,13 +47,12 @@ from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.osv import expression
 from odoo.tools import SQL, format_amount
 from odoo.tools.misc import hmac as hmac_tool
 
 from odoo.addons.payment import utils as payment_utils
 
-from .. import const
+from .. import compat, const
 from ..controllers.main import KlarnaController
 from ..klarna import amounts, callback_token, inbound, reconcile
 from ..klarna.authorization_token import is_authorization_token
@@ -76,7 +77,7 @@ from ..klarna.status import (
     outcome_for_payment_status,
     outcome_for_placement,
 )
-from ..payload import amount_lines, order_payload, payable_lines
+from ..payload import amount_lines, document_lines, order_payload, payable_lines
 from ..utils import in_test
 from .payment_klarna_event import TransactionMismatch
 
@@ -122,13 +123,10 @@ class PaymentTransaction(models.Model):
         readonly=True,
     )
 
-    _sql_constraints = [
-        (
-            "klarna_order_id_unique",
-            "UNIQUE(klarna_order_id)",
-            "Klarna: this Klarna order already belongs to another transaction.",
-        ),
-    ]
+    _klarna_order_id_unique = compat.Constraint(
+        "UNIQUE(klarna_order_id)",
+        "Klarna: this Klarna order already belongs to another transaction.",
+    )
 
     # === ACTION METHODS === #
 
@@ -421,7 +419,8 @@ class PaymentTransaction(models.Model):
             )
         except KlarnaValidationError as error:
             self._klarna_forget_authorization()
-            self._handle_notification_data(
+            compat.handle_notification(
+                self,
                 const.PROVIDER_CODE,
                 {
                     "reference": self.reference,
@@ -435,7 +434,8 @@ class PaymentTransaction(models.Model):
             )
             return False
         self._klarna_forget_authorization()
-        self._handle_notification_data(
+        compat.handle_notification(
+            self,
             const.PROVIDER_CODE,
             {
                 "reference": self.reference,
@@ -659,7 +659,22 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS - NOTIFICATIONS === #
 
     def _get_tx_from_notification_data(self, provider_code, notification_data):
-        """Override of `payment` to find the one Klarna transaction the data names.
+        """Override of `payment` (Odoo 18) to find the Klarna transaction: `_klarna_find_tx`."""
+        tx = super()._get_tx_from_notification_data(provider_code, notification_data)
+        if provider_code != const.PROVIDER_CODE or len(tx) == 1:
+            return tx
+        return self._klarna_find_tx(notification_data)
+
+    @api.model
+    def _search_by_reference(self, provider_code, payment_data):
+        """Override of `payment` (Odoo 19) to find the Klarna transaction: `_klarna_find_tx`."""
+        if provider_code != const.PROVIDER_CODE:
+            return super()._search_by_reference(provider_code, payment_data)
+        return self._klarna_find_tx(payment_data)
+
+    @api.model
+    def _klarna_find_tx(self, notification_data):
+        """Find the one Klarna transaction the data names.
 
         The one lookup of the webhook worker, the fraud notifications, the authorization
         callback and the browser and hosted-page routes. Within ``provider_id`` when the
@@ -667,7 +682,6 @@ class PaymentTransaction(models.Model):
         not reach a live transaction), by Klarna order id first, since the order, not the
         editable merchant reference, is Klarna's identity of a payment.
 
-        :param str provider_code: The code of the provider that handled the transaction.
         :param dict notification_data: Any of ``klarna_callback_token_hash``,
             ``klarna_order_id``, ``reference`` (strings) and ``provider_id``.
         :return: The transaction.
@@ -676,9 +690,7 @@ class PaymentTransaction(models.Model):
             a transaction that belongs to another Klarna order.
         :raise ValidationError: No transaction matches, or the data is malformed.
         """
-        tx = super()._get_tx_from_notification_data(provider_code, notification_data)
-        if provider_code != const.PROVIDER_CODE or len(tx) == 1:
-            return tx
+        tx = self.browse()
         keys = ("klarna_callback_token_hash", "klarna_order_id", "reference")
         token_hash, order_id, reference = (notification_data.get(key) or None for key in keys)
         if not any((token_hash, order_id, reference)) or not all(
@@ -706,8 +718,9 @@ class PaymentTransaction(models.Model):
                     )
                 )
         if not tx and provider_id:
-            named = [[(field, "=", value)] for field, value in named_by if value]
-            if self.search_count(expression.AND([expression.OR(named), klarna]), limit=1):
+            named = [(field, "=", value) for field, value in named_by if value]
+            either = ["|"] * (len(named) - 1) + named
+            if self.search_count([*either, *klarna], limit=1):
                 raise TransactionMismatch(
                     self.env._(
                         "Klarna: the data names a transaction of another provider than the one "
@@ -719,16 +732,39 @@ class PaymentTransaction(models.Model):
         return tx
 
     def _process_notification_data(self, notification_data):
-        """Override of `payment` to apply a Klarna outcome, never moving backwards.
+        """Override of `payment` (Odoo 18): see `_klarna_apply_notification`."""
+        super()._process_notification_data(notification_data)
+        if self.provider_code != const.PROVIDER_CODE:
+            return
+        self._klarna_apply_notification(notification_data)
+
+    def _extract_amount_data(self, payment_data):
+        """Override of `payment` (Odoo 19): Klarna's data holds an outcome, not an amount.
+
+        The amount is Klarna's order, created from this transaction's own payload and
+        checked by Order Management before every capture and refund (``klarna.amounts``).
+
+        :return: None, so Odoo skips its amount check for Klarna.
+        """
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._extract_amount_data(payment_data)
+        return None
+
+    def _apply_updates(self, payment_data):
+        """Override of `payment` (Odoo 19): see `_klarna_apply_notification`."""
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._apply_updates(payment_data)
+        self._klarna_apply_notification(payment_data)
+
+    def _klarna_apply_notification(self, notification_data):
+        """Apply a Klarna outcome, never moving backwards.
 
         :param dict notification_data: ``outcome`` (a :class:`Outcome` value), ``source``,
             and optionally ``klarna_order_id``, ``fraud_status`` and ``message``.
         :return: None
         :raise ValidationError: the data holds no valid outcome.
         """
-        super()._process_notification_data(notification_data)
-        if self.provider_code != const.PROVIDER_CODE:
-            return
+        self.ensure_one()
         order_id = notification_data.get("klarna_order_id")
         if order_id and not self.klarna_order_id:
             self.write({"klarna_order_id": order_id, "provider_reference": order_id})
@@ -811,7 +847,8 @@ class PaymentTransaction(models.Model):
         outcome = outcome_for_order(
             klarna_order.status, klarna_order.fraud_status, klarna_order.captured_amount
         )
-        return self._handle_notification_data(
+        return compat.handle_notification(
+            self,
             const.PROVIDER_CODE,
             {
                 "reference": self.reference,
@@ -954,7 +991,8 @@ class PaymentTransaction(models.Model):
         :rtype: str
         """
         before = self.state
-        self._handle_notification_data(
+        compat.handle_notification(
+            self,
             const.PROVIDER_CODE,
             {
                 "reference": self.reference,
@@ -1112,8 +1150,28 @@ class PaymentTransaction(models.Model):
 
     # === BUSINESS METHODS - ORDER MANAGEMENT (ODOO'S BUTTONS) === #
 
-    def _send_capture_request(self, amount_to_capture=None):
-        """Override of `payment` to capture with Klarna, then record it as Odoo does.
+    def _send_capture_request(self, **kwargs):
+        """Override of `payment` (Odoo 18, ``amount_to_capture``) to capture with Klarna.
+
+        On Odoo 19 this runs on a child Odoo created first; Klarna's captures go through
+        :meth:`_capture` instead, so the argument is passed on only for other providers.
+        """
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._send_capture_request(**kwargs)
+        return self._klarna_capture(kwargs.get("amount_to_capture"))
+
+    def _capture(self, amount_to_capture=None):
+        """Override of `payment` (Odoo 19) to capture with Klarna before Odoo creates a child.
+
+        Odoo 19 creates the child transaction before calling the provider; here it exists
+        only once Klarna accepted, as on Odoo 18, so a refused call changes nothing.
+        """
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._capture(amount_to_capture=amount_to_capture)
+        return self._klarna_capture(amount_to_capture)
+
+    def _klarna_capture(self, amount_to_capture=None):
+        """Capture with Klarna, then record it as Odoo does.
 
         The context may carry ``klarna_capture_line_ids`` (sale order lines being captured)
         and ``klarna_shipping_info`` (Klarna shipping_info objects), as a delivery does.
@@ -1123,8 +1181,6 @@ class PaymentTransaction(models.Model):
         :rtype: recordset of `payment.transaction`
         :raise UserError: the capture is not allowed, or Klarna refused or did not answer.
         """
-        if self.provider_code != const.PROVIDER_CODE:
-            return super()._send_capture_request(amount_to_capture=amount_to_capture)
         klarna_order, books = self._klarna_start_operation("capture")
         amount_minor = self._klarna_minor(amount_to_capture) if amount_to_capture else None
         amount_minor = amount_minor or books.remaining
@@ -1154,7 +1210,7 @@ class PaymentTransaction(models.Model):
         capture_id, reference = self.env["payment.klarna.operation"]._run(
             self, "capture", amount_minor, send
         )
-        child = super()._send_capture_request(amount_to_capture=self._klarna_major(amount_minor))
+        child = self._klarna_child(self._klarna_major(amount_minor))
         self._klarna_record_capture(capture_id, child, "capture")
         self._log_message_on_linked_documents(
             self.env._(
@@ -1169,21 +1225,34 @@ class PaymentTransaction(models.Model):
         )
         return child
 
-    def _send_void_request(self, amount_to_void=None):
-        """Override of `payment` to cancel the Klarna order, or release what was not captured.
+    def _send_void_request(self, **kwargs):
+        """Override of `payment` (Odoo 18) to void with Klarna: :meth:`_klarna_void`.
+
+        ``amount_to_void`` is ignored for Klarna (see there) and passed on for other
+        providers; on Odoo 19 Klarna's voids go through :meth:`_void`.
+        """
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._send_void_request(**kwargs)
+        return self._klarna_void()
+
+    def _void(self, amount_to_void=None):
+        """Override of `payment` (Odoo 19) to void with Klarna before Odoo creates a child."""
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._void(amount_to_void=amount_to_void)
+        return self._klarna_void()
+
+    def _klarna_void(self):
+        """Cancel the Klarna order, or release what was not captured.
 
         Before any capture the order is cancelled; after partial captures the remaining
         authorization is released. Odoo then records the void as it does for any provider:
         the transaction is canceled, or a canceled child closes the partly captured one.
         The amount is recomputed here, so a stale wizard cannot void a wrong amount.
 
-        :param float amount_to_void: Ignored: what is not captured is voided.
         :return: The void child of a partly captured transaction, else an empty recordset.
         :rtype: recordset of `payment.transaction`
         :raise UserError: the void is not allowed, or Klarna refused or did not answer.
         """
-        if self.provider_code != const.PROVIDER_CODE:
-            return super()._send_void_request(amount_to_void=amount_to_void)
         klarna_order, books = self._klarna_start_operation("void")
         if klarna_order.captured_amount != books.captured:
             raise UserError(self._klarna_out_of_step_message(klarna_order))
@@ -1216,7 +1285,7 @@ class PaymentTransaction(models.Model):
             if kind == "cancel"
             else self.env._("Klarna: the remaining authorization was released.")
         )
-        child = super()._send_void_request(amount_to_void=self._klarna_major(remaining))
+        child = self._klarna_child(self._klarna_major(remaining))
         (child or self)._klarna_set_outcome("cancel", "void", message)
         self._log_message_on_linked_documents(
             self.env._(
@@ -1230,8 +1299,23 @@ class PaymentTransaction(models.Model):
         )
         return child
 
-    def _send_refund_request(self, amount_to_refund=None):
-        """Override of `payment` to refund with Klarna, then record Odoo's refund child.
+    def _send_refund_request(self, **kwargs):
+        """Override of `payment` (Odoo 18, ``amount_to_refund``) to refund with Klarna.
+
+        On Odoo 19 Klarna's refunds go through :meth:`_refund`.
+        """
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._send_refund_request(**kwargs)
+        return self._klarna_refund(kwargs.get("amount_to_refund"))
+
+    def _refund(self, amount_to_refund=None):
+        """Override of `payment` (Odoo 19) to refund with Klarna before Odoo creates a child."""
+        if self.provider_code != const.PROVIDER_CODE:
+            return super()._refund(amount_to_refund=amount_to_refund)
+        return self._klarna_refund(amount_to_refund)
+
+    def _klarna_refund(self, amount_to_refund=None):
+        """Refund with Klarna, then record Odoo's refund child.
 
         ``self`` is the transaction whose payment is refunded: the order transaction after a
         full capture, a capture child after partial ones. The context may name the credit
@@ -1244,8 +1328,6 @@ class PaymentTransaction(models.Model):
         :rtype: recordset of `payment.transaction`
         :raise UserError: the refund is not allowed, or Klarna refused or did not answer.
         """
-        if self.provider_code != const.PROVIDER_CODE:
-            return super()._send_refund_request(amount_to_refund=amount_to_refund)
         self.ensure_one()
         self._ensure_provider_is_not_disabled()
         order_tx = self._klarna_order_tx()
@@ -1277,7 +1359,7 @@ class PaymentTransaction(models.Model):
         refund_id, reference = self.env["payment.klarna.operation"]._run(
             order_tx, "refund", amount_minor, send
         )
-        refund_tx = super()._send_refund_request(amount_to_refund=self._klarna_major(amount_minor))
+        refund_tx = self._klarna_child(self._klarna_major(amount_minor), is_refund=True)
         refund_tx.provider_reference = refund_id
         if credit_note:
             refund_tx.invoice_ids = credit_note
@@ -1296,6 +1378,22 @@ class PaymentTransaction(models.Model):
         # The customer does not come back to trigger post-processing of a refund.
         self.env.ref("payment.cron_post_process_payment_tx")._trigger()
         return refund_tx
+
+    def _klarna_child(self, amount, is_refund=False):
+        """Odoo's child transaction for an operation Klarna accepted, as Odoo 18 makes it: a
+        refund, or a partial capture or void (a whole one changes the transaction itself).
+
+        :param float amount: The amount Klarna accepted.
+        :param bool is_refund: Whether the operation is a refund.
+        :return: The child, or an empty recordset for a whole capture or void.
+        :rtype: recordset of `payment.transaction`
+        """
+        if not is_refund and amount == self.amount:
+            return self.browse()
+        child = self._create_child_transaction(amount, is_refund=is_refund)
+        if is_refund:
+            child._log_sent_message()
+        return child
 
     def _klarna_extend_authorization(self):
         """Push back the expiry of the uncaptured authorization (Klarna: 28 days by default)."""
@@ -1474,12 +1572,20 @@ class PaymentTransaction(models.Model):
         return [self.sale_order_ids.order_line, *(move.invoice_line_ids for move in invoices)]
 
     def _klarna_order_lines(self, amount_minor, line_sets):
-        """Klarna order_lines for the first set of lines adding up to ``amount_minor``, or None."""
+        """Klarna order_lines for the first set of lines adding up to ``amount_minor``, or None.
+
+        A set holding every line of one document adds up to that document's total, whether
+        Odoo rounds taxes per line or globally (:func:`payload.amount_lines`).
+        """
         for lines in map(payable_lines, line_sets):
-            if lines and lines.currency_id == self.currency_id:
-                total = sum(self._klarna_minor(line.price_total) for line in lines)
-                if total == amount_minor:
-                    return amount_lines(self, amount_minor, lines)["order_lines"]
+            if not lines or lines.currency_id != self.currency_id:
+                continue
+            document = lines.order_id if lines._name == "sale.order.line" else lines.move_id
+            whole = len(document) == 1 and lines == payable_lines(document_lines(document))
+            if whole and self._klarna_minor(document.amount_total) == amount_minor:
+                return amount_lines(self, amount_minor, lines, document)["order_lines"]
+            if sum(self._klarna_minor(line.price_total) for line in lines) == amount_minor:
+                return amount_lines(self, amount_minor, lines)["order_lines"]
         return None
 
     def _klarna_credit_note(self, amount_minor):
@@ -1573,7 +1679,7 @@ class PaymentTransaction(models.Model):
         data = {"reference": self.reference, "outcome": outcome, "source": source}
         if message:
             data["message"] = message
-        self._handle_notification_data(const.PROVIDER_CODE, data)
+        compat.handle_notification(self, const.PROVIDER_CODE, data)
 
     def _klarna_record_capture(self, capture_id, child, source):
         """Make Odoo show a Klarna capture: a done child, or the whole transaction done."""

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .. import const
+from .. import compat, const
 
 
 class SaleOrder(models.Model):
@@ -18,7 +18,7 @@ class SaleOrder(models.Model):
                 lambda tx: tx.provider_code == const.PROVIDER_CODE
             )
             for tx in txs:
-                tx.sudo()._send_void_request()
+                compat.void(tx.sudo())
         return super()._action_cancel()
 
     def _klarna_warn_expiry(self, tx, expiry):

@@ -11,6 +11,7 @@ from . import (
     test_provider_form,
     test_provider_rpc,
     test_query_counts,
+    test_series,
     test_webhook,
     test_webhook_concurrency,
     test_webhook_processing,

@@ -22,7 +22,18 @@ def secret_keys(setting):
         yield
 
 
-class KlarnaCommon(PaymentCommon):
+class LocalRequests:
+    """Odoo 19's test guard on outbound requests compares ``timeout`` with a number, while
+    the client gives requests its ``(connect, read)`` pair: the guard gets the longer one."""
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        if isinstance(kw.get("timeout"), tuple):
+            kw["timeout"] = max(kw["timeout"])
+        return super()._request_handler(s, r, **kw)
+
+
+class KlarnaCommon(LocalRequests, PaymentCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -15,6 +15,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
+from odoo.addons.payment_klarna import compat
 from odoo.addons.payment_klarna.controllers.main import KlarnaController
 from odoo.addons.payment_klarna.klarna import callback_token
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
@@ -162,11 +163,11 @@ class TestOrderPlacement(KlarnaCheckoutCommon):
     def test_late_pending_never_moves_a_done_transaction_back(self):
         tx = self._tx()
         self._place(tx)
-        tx._handle_notification_data(
-            "klarna", {"reference": tx.reference, "outcome": "done", "source": "webhook"}
+        compat.handle_notification(
+            tx, "klarna", {"reference": tx.reference, "outcome": "done", "source": "webhook"}
         )
-        tx._handle_notification_data(
-            "klarna", {"reference": tx.reference, "outcome": "pending", "source": "webhook"}
+        compat.handle_notification(
+            tx, "klarna", {"reference": tx.reference, "outcome": "pending", "source": "webhook"}
         )
         self.assertEqual(tx.state, "done")
 
@@ -1003,8 +1004,10 @@ class TestCheckoutRoutes(KlarnaCheckoutCommon, PaymentHttpCommon):
         self.assertEqual((embedded.state, hosted.state), ("authorized", "authorized"))
         lines = [record.getMessage() for record in records]
         output = "\n".join(lines)
-        # The capture saw what matters: core's processing values and the access log.
-        self.assertIn("processing values for transaction with reference log-embedded", output)
+        # The capture saw what matters: core's processing values (Odoo 18 logs them) and the
+        # access log.
+        if compat.SERIES < 19:
+            self.assertIn("processing values for transaction with reference log-embedded", output)
         self.assertIn(KlarnaController._hpp_return_url, output)
         self.assertIn(KlarnaController._authorize_url, output)
         secrets = {
@@ -1046,10 +1049,12 @@ class TestHostedPageRedirect(KlarnaCheckoutCommon):
         with captured_logs() as records:
             values = tx._get_processing_values()
         self.assertEqual(values["klarna_access_token"], tx._klarna_access_token())
-        logged = [r.getMessage() for r in records if "processing values" in r.getMessage()]
-        self.assertEqual(len(logged), 1)
-        self.assertIn(tx.reference, logged[0])
-        self.assertNotIn(values["klarna_access_token"], logged[0])
+        messages = [record.getMessage() for record in records]
+        self.assertFalse([m for m in messages if values["klarna_access_token"] in m])
+        if compat.SERIES < 19:  # Odoo 19 no longer logs the processing values
+            logged = [m for m in messages if "processing values" in m]
+            self.assertEqual(len(logged), 1)
+            self.assertIn(tx.reference, logged[0])
 
     def test_unreachable_klarna_is_a_clear_error(self):
         self.klarna.klarna_checkout_flow = "hosted"

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 
@@ -49,14 +49,13 @@ class TestCheckoutTour(KlarnaCommon, HttpCase):
                 "taxes_id": [(5, 0, 0)],
             }
         )
-        cls.customer = cls.env["res.users"].create(
-            {
-                "name": "Kim Customer",
-                "login": "klarna_tour_customer",
-                "password": "klarna_tour_customer",
-                "email": "kim.customer@example.com",
-                "groups_id": [(6, 0, [cls.env.ref("base.group_portal").id])],
-            }
+        cls.customer = new_test_user(
+            cls.env,
+            login="klarna_tour_customer",
+            password="klarna_tour_customer",
+            groups="base.group_portal",
+            name="Kim Customer",
+            email="kim.customer@example.com",
         )
         cls.customer.partner_id.write(
             {

@@ -8,6 +8,7 @@ from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
 
+from odoo.addons.payment_klarna import compat
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.errors import KlarnaConflict, KlarnaUnavailable
 from odoo.addons.payment_klarna.klarna.idempotency import operation_key
@@ -249,7 +250,7 @@ class TestKlarnaCapture(KlarnaManagementCommon):
         invoice.invoice_line_ids.filtered(lambda line: line.product_id == self.chair).unlink()
         invoice.action_post()
         with self._klarna(klarna_order(30250), capture="capture-1") as klarna:
-            tx._send_capture_request(amount_to_capture=60.5)
+            compat.capture(tx, 60.5)
         lines = klarna["capture"].call_args.kwargs["order_lines"]
         self.assertEqual(
             [(line["reference"], line["total_amount"]) for line in lines], [("LAMP-01", 6050)]
@@ -261,14 +262,14 @@ class TestKlarnaCapture(KlarnaManagementCommon):
             self._klarna(klarna_order(30250), capture="capture-1") as klarna,
             self.assertRaisesRegex(UserError, "at most"),
         ):
-            tx._send_capture_request(amount_to_capture=302.51)
+            compat.capture(tx, 302.51)
         klarna["capture"].assert_not_called()
         # Klarna knows less is left (captured in its portal): Klarna's figure wins.
         with (
             self._klarna(klarna_order(30250, remaining=5000), capture="capture-1") as klarna,
             self.assertRaisesRegex(UserError, "at most"),
         ):
-            tx._send_capture_request(amount_to_capture=60.0)
+            compat.capture(tx, 60.0)
         klarna["capture"].assert_not_called()
 
     def test_capture_of_an_expired_or_cancelled_authorization_is_refused(self):
@@ -278,7 +279,7 @@ class TestKlarnaCapture(KlarnaManagementCommon):
                 self._klarna(klarna_order(30250, status), capture="capture-1") as klarna,
                 self.assertRaisesRegex(UserError, text),
             ):
-                tx._send_capture_request(amount_to_capture=10.0)
+                compat.capture(tx, 10.0)
             klarna["capture"].assert_not_called()
 
     def test_a_refusal_shows_klarna_message_and_correlation_id(self):
@@ -290,7 +291,7 @@ class TestKlarnaCapture(KlarnaManagementCommon):
             correlation_id="corr-123",
         )
         with self._klarna(klarna_order(30250), capture=refusal):
-            error = self._try(tx._send_capture_request, amount_to_capture=10.0)
+            error = self._try(compat.capture, tx, 10.0)
         self.assertIn("CAPTURE_NOT_ALLOWED: Capture amount exceeds remaining amount", str(error))
         self.assertIn("corr-123", str(error))
         self.assertRecordValues(
@@ -303,10 +304,10 @@ class TestKlarnaCapture(KlarnaManagementCommon):
         tx = self._authorized_tx()
         timeout = KlarnaUnavailable("no answer within 20 s")
         with self._klarna(klarna_order(30250), capture=[timeout, "capture-1"]) as klarna:
-            error = self._try(tx._send_capture_request, amount_to_capture=100.0)
+            error = self._try(compat.capture, tx, 100.0)
             self.assertIn("same idempotency key", str(error))
             self.assertRecordValues(self._operations(tx), [{"state": "intent"}])
-            tx._send_capture_request(amount_to_capture=100.0)
+            compat.capture(tx, 100.0)
         first, second = klarna["capture"].call_args_list
         self.assertEqual(first.kwargs["idempotency_key"], second.kwargs["idempotency_key"])
         self.assertEqual(first.kwargs["reference"], second.kwargs["reference"])
@@ -536,7 +537,7 @@ class TestKlarnaReconciliation(KlarnaManagementCommon):
         tx = self._authorized_tx()
         crash = RuntimeError("worker killed after Klarna answered")
         with self._klarna(klarna_order(30250), capture=[crash]) as klarna, suppress(RuntimeError):
-            tx._send_capture_request(amount_to_capture=100.0)
+            compat.capture(tx, 100.0)
         intent = self._operations(tx)
         self.assertRecordValues(intent, [{"state": "intent", "amount_minor": 10000}])
         sent = klarna["capture"].call_args.kwargs["reference"]
@@ -557,7 +558,7 @@ class TestKlarnaReconciliation(KlarnaManagementCommon):
     def test_an_intent_klarna_never_received_is_closed_as_failed(self):
         tx = self._authorized_tx()
         with self._klarna(klarna_order(30250), capture=[KlarnaUnavailable("no connection")]):
-            self._try(tx._send_capture_request, amount_to_capture=100.0)
+            self._try(compat.capture, tx, 100.0)
         intent = self._operations(tx)
         with self._klarna(klarna_order(30250)):
             self._reconcile(tx)
@@ -650,22 +651,21 @@ class TestKlarnaReconciliation(KlarnaManagementCommon):
 class TestKlarnaLostAnswers(KlarnaManagementCommon):
     """A capture or refund whose answer was lost is adopted from Klarna's order, never resent."""
 
-    def _lost(self, method, kind, **kwargs):
-        """Call ``method`` while Klarna's answer to the ``kind`` call is lost; return the intent."""
-        tx = method.__self__
+    def _lost(self, call, tx, kind, *args):
+        """``call(tx, *args)`` while Klarna's answer to the ``kind`` call is lost; the intent."""
         with self._klarna(
             klarna_order(30250, "CAPTURED", [capture("capture-1", 30250)])
             if kind == "refund"
             else klarna_order(30250),
             **{kind: [KlarnaUnavailable("no answer within 20 s")]},
         ):
-            self._try(method, **kwargs)
+            self._try(call, tx, *args)
         order_tx = tx.source_transaction_id or tx
         return self._operations(order_tx, kind)
 
     def test_a_full_capture_retried_after_a_lost_answer_is_adopted(self):
         tx = self._authorized_tx()
-        intent = self._lost(tx._send_capture_request, "capture")
+        intent = self._lost(compat.capture, tx, "capture")
         applied = klarna_order(30250, "CAPTURED", [capture("capture-9", 30250, intent.reference)])
         with self._klarna(applied, capture="capture-10") as klarna:
             self._capture_wizard(tx)
@@ -680,13 +680,13 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
 
     def test_a_partial_capture_retried_after_klarna_forgot_the_key_is_not_sent_again(self):
         tx = self._authorized_tx()
-        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        intent = self._lost(compat.capture, tx, "capture", 100.0)
         self._age(intent, hours=25)  # Klarna keeps an idempotency key for about 24 h
         applied = klarna_order(
             30250, "PART_CAPTURED", [capture("capture-9", 10000, intent.reference)]
         )
         with self._klarna(applied, capture="capture-10") as klarna:
-            child = tx._send_capture_request(amount_to_capture=100.0)
+            child = compat.capture(tx, 100.0)
         klarna["capture"].assert_not_called()
         self.assertEqual(child, tx.child_transaction_ids)
         self.assertRecordValues(
@@ -697,7 +697,7 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
 
     def test_a_refund_retried_with_another_amount_adopts_the_first_one(self):
         tx = self._captured_tx()
-        intent = self._lost(tx._send_refund_request, "refund", amount_to_refund=50.0)
+        intent = self._lost(compat.refund, tx, "refund", 50.0)
         applied = klarna_order(
             30250,
             "CAPTURED",
@@ -705,7 +705,7 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
             [refund("refund-9", 5000, intent.reference)],
         )
         with self._klarna(applied, refund="refund-10") as klarna:
-            refund_tx = tx._send_refund_request(amount_to_refund=40.0)
+            refund_tx = compat.refund(tx, 40.0)
         klarna["refund"].assert_not_called()
         self.assertRecordValues(
             refund_tx, [{"amount": -50.0, "state": "done", "provider_reference": "refund-9"}]
@@ -718,7 +718,7 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
         tx = self._authorized_tx()
         order = klarna_order(30250, "PART_CAPTURED", [capture("portal-capture", 5000)])
         with self._klarna(order, capture="capture-1") as klarna:
-            error = self._try(tx._send_capture_request, amount_to_capture=100.0)
+            error = self._try(compat.capture, tx, 100.0)
         klarna["capture"].assert_not_called()
         self.assertIn("Check with Klarna", str(error))
         self.assertFalse(tx.child_transaction_ids)
@@ -730,23 +730,23 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
             30250, "CAPTURED", [capture("capture-1", 30250)], [refund("portal-refund", 5000)]
         )
         with self._klarna(order, refund="refund-1") as klarna:
-            error = self._try(tx._send_refund_request, amount_to_refund=50.0)
+            error = self._try(compat.refund, tx, 50.0)
         klarna["refund"].assert_not_called()
         self.assertIn("Check with Klarna", str(error))
         self.assertFalse(tx.child_transaction_ids)
 
     def test_an_unanswered_capture_klarna_does_not_show_blocks_another_amount_until_stale(self):
         tx = self._authorized_tx()
-        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        intent = self._lost(compat.capture, tx, "capture", 100.0)
         with self._klarna(klarna_order(30250), capture="capture-1") as klarna:
-            error = self._try(tx._send_capture_request, amount_to_capture=90.0)
+            error = self._try(compat.capture, tx, 90.0)
         klarna["capture"].assert_not_called()
         self.assertIn("retry", str(error))
         self.assertEqual(intent.state, "intent")
         # Past the grace period, Klarna's order proves the call never arrived.
         self._age(intent)
         with self._klarna(klarna_order(30250), capture="capture-1") as klarna:
-            child = tx._send_capture_request(amount_to_capture=90.0)
+            child = compat.capture(tx, 90.0)
         self.assertEqual(intent.state, "failed")
         self.assertEqual(
             klarna["capture"].call_args.kwargs["idempotency_key"],
@@ -759,7 +759,7 @@ class TestKlarnaLostAnswers(KlarnaManagementCommon):
 
     def test_reconciliation_adopts_a_capture_klarna_holds_without_waiting(self):
         tx = self._authorized_tx()
-        intent = self._lost(tx._send_capture_request, "capture", amount_to_capture=100.0)
+        intent = self._lost(compat.capture, tx, "capture", 100.0)
         order = klarna_order(
             30250, "PART_CAPTURED", [capture("capture-9", 10000, intent.reference)]
         )

@@ -34,11 +34,11 @@ from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
-from odoo.addons.payment_klarna import const, utils
+from odoo.addons.payment_klarna import compat, const, utils
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.config import KlarnaConfig
 from odoo.addons.payment_klarna.models import payment_klarna_operation
-from odoo.addons.payment_klarna.tests.common import TEST_SECRET_KEY
+from odoo.addons.payment_klarna.tests.common import TEST_SECRET_KEY, LocalRequests
 
 try:
     from klarna_simulator import Simulator
@@ -91,7 +91,7 @@ if Simulator is not None:
 
 
 @tagged("post_install", "-at_install")
-class TestOrderManagementFaults(TransactionCase):
+class TestOrderManagementFaults(LocalRequests, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -244,14 +244,14 @@ class TestOrderManagementFaults(TransactionCase):
     def _capture(self, tx_id, amount):
         def action(env):
             tx = env["payment.transaction"].browse(tx_id)
-            return tx._send_capture_request(amount_to_capture=amount / 100).id or tx_id
+            return compat.capture(tx, amount / 100).id or tx_id
 
         return self._request(action)
 
     def _refund(self, source_id, amount):
         def action(env):
             source = env["payment.transaction"].browse(source_id)
-            return source._send_refund_request(amount_to_refund=amount / 100).id
+            return compat.refund(source, amount / 100).id
 
         return self._request(action)
 

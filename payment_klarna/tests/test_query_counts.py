@@ -20,6 +20,7 @@ from unittest.mock import patch
 from odoo.fields import Command
 from odoo.tests import tagged
 
+from odoo.addons.payment_klarna import compat
 from odoo.addons.payment_klarna.klarna.client import KlarnaClient
 from odoo.addons.payment_klarna.klarna.money import to_minor
 from odoo.addons.payment_klarna.klarna.results import (
@@ -125,6 +126,65 @@ class KlarnaQueryCountCommon(KlarnaManagementCommon):
             f"{name}: {small} queries for {SIZES[0]} lines, {large} for {SIZES[1]}",
         )
 
+    def _authorized(self, size, half):
+        """An authorized transaction of a cart, the lines to capture and their amount."""
+        order = self._cart(size)
+        tx = self._tx(order, state="authorized", klarna_order_id=f"order-{next(self.serial)}")
+        lines = order.order_line
+        if half:
+            lines = lines[: len(lines) // 2]
+            amount = sum(to_minor(line.price_total) for line in lines)
+        else:  # the lines' own totals miss it by a rounding difference when taxes round globally
+            amount = to_minor(order.amount_total)
+        return [tx, lines, amount]
+
+    def _capture(self, tx, lines, amount):
+        held = klarna_order(to_minor(tx.amount))
+        with (
+            patch.object(KlarnaClient, "get_order", return_value=held),
+            patch.object(KlarnaClient, "capture", return_value="capture-1") as call,
+        ):
+            compat.capture(tx.with_context(klarna_capture_line_ids=lines.ids), amount / 100)
+        self.assertEqual(len(call.call_args.kwargs["order_lines"]), len(lines))
+
+    def _captured(self, size, half):
+        """A captured transaction, its paid invoice and a posted credit note of all or half
+        the invoice's lines."""
+        order = self._cart(size)
+        tx = self._tx(
+            order,
+            state="done",
+            klarna_order_id=f"order-{next(self.serial)}",
+            klarna_capture_id="capture-1",
+        )
+        invoice = order._create_invoices()
+        invoice.action_post()
+        tx.invoice_ids = invoice
+        tx._create_payment()  # what account_payment's post-processing does
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "Returned"})
+        )
+        credit_note = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        if half:
+            lines = credit_note.invoice_line_ids
+            lines[len(lines) // 2 :].unlink()
+        credit_note.action_post()
+        return [tx, credit_note]
+
+    def _refund(self, tx, credit_note):
+        total = to_minor(tx.amount)
+        held = klarna_order(total, "CAPTURED", [capture("capture-1", total)])
+        with (
+            patch.object(KlarnaClient, "get_order", return_value=held),
+            patch.object(KlarnaClient, "refund", return_value="refund-1") as call,
+        ):
+            compat.refund(tx, credit_note.amount_total)
+        sent = call.call_args.kwargs
+        self.assertEqual(sent["description"], credit_note.name)
+        self.assertEqual(len(sent["order_lines"]), len(credit_note.invoice_line_ids))
+
 
 @tagged("post_install", "-at_install")
 class TestKlarnaQueryCounts(KlarnaQueryCountCommon):
@@ -172,27 +232,6 @@ class TestKlarnaQueryCounts(KlarnaQueryCountCommon):
 
     # === ORDER MANAGEMENT === #
 
-    def _authorized(self, size, half):
-        """An authorized transaction of a cart, the lines to capture and their amount."""
-        order = self._cart(size)
-        tx = self._tx(order, state="authorized", klarna_order_id=f"order-{next(self.serial)}")
-        lines = order.order_line
-        if half:
-            lines = lines[: len(lines) // 2]
-        amount = sum(to_minor(line.price_total) for line in lines)
-        return [tx, lines, amount]
-
-    def _capture(self, tx, lines, amount):
-        held = klarna_order(to_minor(tx.amount))
-        with (
-            patch.object(KlarnaClient, "get_order", return_value=held),
-            patch.object(KlarnaClient, "capture", return_value="capture-1") as call,
-        ):
-            tx.with_context(klarna_capture_line_ids=lines.ids)._send_capture_request(
-                amount_to_capture=amount / 100
-            )
-        self.assertEqual(len(call.call_args.kwargs["order_lines"]), len(lines))
-
     def test_capture_whole(self):
         self.assert_flat(
             "capture of the whole", lambda size: self._authorized(size, False), self._capture
@@ -203,44 +242,6 @@ class TestKlarnaQueryCounts(KlarnaQueryCountCommon):
             "capture of half the lines", lambda size: self._authorized(size, True), self._capture
         )
 
-    def _captured(self, size, half):
-        """A captured transaction, its paid invoice and a posted credit note of all or half
-        the invoice's lines."""
-        order = self._cart(size)
-        tx = self._tx(
-            order,
-            state="done",
-            klarna_order_id=f"order-{next(self.serial)}",
-            klarna_capture_id="capture-1",
-        )
-        invoice = order._create_invoices()
-        invoice.action_post()
-        tx.invoice_ids = invoice
-        tx._create_payment()  # what account_payment's post-processing does
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"journal_id": invoice.journal_id.id, "reason": "Returned"})
-        )
-        credit_note = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
-        if half:
-            lines = credit_note.invoice_line_ids
-            lines[len(lines) // 2 :].unlink()
-        credit_note.action_post()
-        return [tx, credit_note]
-
-    def _refund(self, tx, credit_note):
-        total = to_minor(tx.amount)
-        held = klarna_order(total, "CAPTURED", [capture("capture-1", total)])
-        with (
-            patch.object(KlarnaClient, "get_order", return_value=held),
-            patch.object(KlarnaClient, "refund", return_value="refund-1") as call,
-        ):
-            tx._send_refund_request(amount_to_refund=credit_note.amount_total)
-        sent = call.call_args.kwargs
-        self.assertEqual(sent["description"], credit_note.name)
-        self.assertEqual(len(sent["order_lines"]), len(credit_note.invoice_line_ids))
-
     def test_refund_whole(self):
         self.assert_flat(
             "refund of the whole", lambda size: self._captured(size, False), self._refund
@@ -250,3 +251,28 @@ class TestKlarnaQueryCounts(KlarnaQueryCountCommon):
         self.assert_flat(
             "refund of half the lines", lambda size: self._captured(size, True), self._refund
         )
+
+
+@tagged("post_install", "-at_install")
+class TestGloballyRoundedTaxes(KlarnaQueryCountCommon):
+    """Odoo 19 rounds taxes globally by default: a 100-line document's lines then add up to
+    a rounding difference off its total, and Klarna still gets them, meeting the total."""
+
+    def setUp(self):
+        super().setUp()
+        self.env.company.tax_calculation_rounding_method = "round_globally"
+
+    def _assert_lines_miss_the_total(self, document, lines):
+        self.assertNotEqual(
+            sum(to_minor(line.price_total) for line in lines), to_minor(document.amount_total)
+        )
+
+    def test_a_whole_capture_sends_every_line(self):
+        tx, lines, amount = self._authorized(100, False)
+        self._assert_lines_miss_the_total(tx.sale_order_ids, lines)
+        self._capture(tx, lines, amount)
+
+    def test_a_credit_note_refund_sends_every_line(self):
+        tx, credit_note = self._captured(100, False)
+        self._assert_lines_miss_the_total(credit_note, credit_note.invoice_line_ids)
+        self._refund(tx, credit_note)

@@ -157,7 +157,7 @@ class TestWebhookProcessing(WebhookCommon):
     # === ONE LOOKUP === #
 
     def _lookup(self, **data):
-        return self.env["payment.transaction"]._get_tx_from_notification_data("klarna", data)
+        return self.env["payment.transaction"]._klarna_find_tx(data)
 
     def test_lookup_prefers_the_order_and_stays_inside_the_provider(self):
         # The merchant reference can be edited in Klarna's portal; the order id cannot.

@@ -19,7 +19,7 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
-from odoo.addons.payment_klarna import const
+from odoo.addons.payment_klarna import compat, const
 from odoo.addons.payment_klarna.klarna.arguments import SHIPPING_TEXT_MAX
 from odoo.addons.payment_klarna.klarna.money import from_minor, to_decimal, to_minor
 
@@ -58,12 +58,14 @@ class StockPicking(models.Model):
             )
             .sorted("id")[:1]
         )
+        # A return sent back out counts as delivered only where sale_stock counts it
+        # (``to_refund`` alone is True on every move on Odoo 19).
         moves = self.move_ids.filtered(
             lambda m: (
                 m.state == "done"
                 and m.sale_line_id
                 and m.location_dest_id.usage == "customer"
-                and not m.to_refund
+                and not (m.origin_returned_move_id and m.to_refund)
             )
         )
         if not tx or not moves:
@@ -74,10 +76,13 @@ class StockPicking(models.Model):
         decimals = tx.currency_id.decimal_places
         try:
             with self.env.cr.savepoint():
-                child = tx.with_context(
-                    klarna_capture_line_ids=lines.ids,
-                    klarna_shipping_info=self._klarna_shipping_info(),
-                )._send_capture_request(amount_to_capture=float(from_minor(amount_minor, decimals)))
+                child = compat.capture(
+                    tx.with_context(
+                        klarna_capture_line_ids=lines.ids,
+                        klarna_shipping_info=self._klarna_shipping_info(),
+                    ),
+                    float(from_minor(amount_minor, decimals)),
+                )
         except UserError as error:
             self.message_post(body=str(error))
             self.env.user._bus_send(
@@ -98,13 +103,14 @@ class StockPicking(models.Model):
         shipped = {}
         for move in moves:
             line = move.sale_line_id
-            quantity = move.product_uom._compute_quantity(move.quantity, line.product_uom)
+            unit = line[compat.SALE_LINE_UOM]
+            quantity = move.product_uom._compute_quantity(move.quantity, unit)
             shipped[line] = shipped.get(line, 0.0) + quantity
         decimals = tx.currency_id.decimal_places
         value = 0
         whole = True
         for line, quantity in shipped.items():
-            rounding = line.product_uom.rounding
+            rounding = line[compat.SALE_LINE_UOM].rounding
             whole = whole and not float_compare(
                 quantity, line.product_uom_qty, precision_rounding=rounding
             )
@@ -125,7 +131,7 @@ class StockPicking(models.Model):
             float_compare(
                 line.qty_delivered,
                 line.product_uom_qty,
-                precision_rounding=line.product_uom.rounding,
+                precision_rounding=line[compat.SALE_LINE_UOM].rounding,
             )
             >= 0
             for line in goods

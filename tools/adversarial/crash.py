@@ -33,8 +33,8 @@ PAUSE_TIMEOUT = 120
 OPERATION_STEPS = ("intent", "applied", "committed")
 # Operation kind: Klarna endpoint, prefix of Odoo's child reference, the crashed call.
 OPERATIONS = {
-    "capture": ("captures", "P-", "tx._send_capture_request(amount_to_capture={amount})"),
-    "refund": ("refunds", "R-", "tx._send_refund_request(amount_to_refund={amount})"),
+    "capture": ("captures", "P-", "compat.capture(tx, {amount})"),
+    "refund": ("refunds", "R-", "compat.refund(tx, {amount})"),
 }
 RECOVERY_STEPS = ("before", "after")
 INBOX_KILLS = 2
@@ -44,6 +44,7 @@ SETUP = (
     + TRANSACTION_SETUP
     + """
 from odoo import fields
+from odoo.addons.payment_klarna import compat
 method = env.ref("payment.payment_method_klarna")
 rows = {{}}
 for name in {names!r}:
@@ -54,7 +55,7 @@ for name in {names!r}:
         tx._klarna_place_order(token, "crash setup")
     if name.startswith("refund"):
         env.cr.commit()  # the operation log writes in its own transaction
-        tx._send_capture_request()  # all of it: the refund steps refund part of it
+        compat.capture(tx)  # all of it: the refund steps refund part of it
     if name == "inbox":  # a Klarna event the inbox worker will process (and be killed in)
         env["payment.klarna.event"].create({{
             "event_id": "{event_id}", "event_type": "order.captured", "provider_id": provider.id,
@@ -68,6 +69,7 @@ print({marker!r} + json.dumps(rows))
 """
 )
 OPERATION = """
+from odoo.addons.payment_klarna import compat
 tx = env["payment.transaction"].browse({tx_id})
 {call}
 env.cr.commit()

@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from odoo import http
 from odoo.http import request
 
+from odoo.addons.payment_klarna import compat
 from odoo.addons.payment_klarna.controllers.webhook import KlarnaWebhookController
 from odoo.addons.payment_klarna.klarna.events import parse_event
 
@@ -46,7 +47,7 @@ class KlarnaBenchFloorController(http.Controller):
 
 
 class KlarnaBenchOrderManagementController(http.Controller):
-    @http.route(ORDER_MANAGEMENT_URL, type="json", auth="user")
+    @http.route(ORDER_MANAGEMENT_URL, type=compat.JSON_ROUTE, auth="user")
     def klarna_bench_order_management(self, reference, action, lines=None):
         """Capture or refund a Klarna payment as Odoo's buttons do, for the bench.
 
@@ -70,9 +71,9 @@ class KlarnaBenchOrderManagementController(http.Controller):
             order_lines = tx.sale_order_ids.order_line[:lines] if lines else None
             amount = sum(order_lines.mapped("price_total")) if lines else None
             tx = tx.with_context(klarna_capture_line_ids=order_lines.ids if lines else None)
-            result = tx._send_capture_request(amount_to_capture=amount) or tx
+            result = compat.capture(tx, amount) or tx
         elif action == "refund":
-            result = tx._send_refund_request()
+            result = compat.refund(tx)
         else:
             raise BadRequest()
         return {"reference": result.reference, "state": result.state}
