@@ -22,9 +22,10 @@ condition. The override is small, in the one place Odoo fills bundles on both se
 (``_fill_asset_paths`` has the same signature on 18 and 19).
 """
 
-from odoo import models, release
+from odoo import models
 
-SERIES = release.version_info[0]
+from ..compat import SERIES
+
 # placeholder bundle -> the bundle it stands for on the running series
 SERIES_BUNDLES = {
     f"payment_klarna.assets_{kind}_series": f"payment_klarna.assets_{kind}_{SERIES}"
