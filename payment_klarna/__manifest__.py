@@ -21,12 +21,29 @@
         "data/ir_cron_management.xml",
         "views/payment_klarna_operation_views.xml",
     ],
+    # The payment form differs per series (18: publicWidget, 19: interaction): each series'
+    # adapter is in its own bundle, and the "_series" placeholders resolve to the running
+    # series' one (models/ir_asset.py).
     "assets": {
         "web.assets_frontend": [
+            "payment_klarna/static/src/common/**/*",
+            ("include", "payment_klarna.assets_frontend_series"),
+        ],
+        "payment_klarna.assets_frontend_18": [
             "payment_klarna/static/src/js/**/*",
+        ],
+        "payment_klarna.assets_frontend_19": [
+            "payment_klarna/static/src/interactions/**/*",
         ],
         "web.assets_tests": [
             "payment_klarna/static/tests/tours/**/*",
+            ("include", "payment_klarna.assets_tests_series"),
+        ],
+        "payment_klarna.assets_tests_18": [
+            "payment_klarna/static/tests/series_18/**/*",
+        ],
+        "payment_klarna.assets_tests_19": [
+            "payment_klarna/static/tests/series_19/**/*",
         ],
     },
     "post_init_hook": "post_init_hook",

@@ -1,4 +1,5 @@
 from . import (
+    ir_asset,
     ir_http,
     payment_klarna_event,
     payment_klarna_operation,

@@ -1,4 +1,5 @@
 from . import (
+    test_assets,
     test_checkout,
     test_checkout_german,
     test_checkout_tour,

@@ -1,5 +1,6 @@
 import { registry } from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
+import { tourSeries } from "./tour_series";
 
 // From the filled-in address to Klarna's page: the steps every Klarna checkout tour takes.
 export function payWithKlarna() {
@@ -14,13 +15,13 @@ export function payWithKlarna() {
             content: "Klarna's widget shows the offer",
             trigger: ".klarna-sim-widget[data-klarna-sim-category='pay_later']",
         },
-        tourUtils.pay(),
+        ...[tourUtils.pay()].flat(), // a step on 18, a list of steps on 19
     ];
 }
 
 export function upToKlarna() {
     return [
-        ...tourUtils.addToCart({ productName: "Klarna Tour Chair" }),
+        ...tourUtils.addToCart({ productName: "Klarna Tour Chair", ...tourSeries().leavesPage }),
         tourUtils.goToCart(),
         tourUtils.goToCheckout(),
         ...payWithKlarna(),
@@ -34,10 +35,11 @@ registry.category("web_tour.tours").add("payment_klarna_checkout_approve", {
             content: "Approve in Klarna",
             trigger: "#klarna-sim-approve",
             run: "click",
+            ...tourSeries().leavesPage,
         },
         {
             content: "The order is confirmed and the payment authorized",
-            trigger: ".oe_website_sale_tx_status:contains('authorized')",
+            trigger: `${tourSeries().orderStatus}:contains('authorized')`,
         },
     ],
 });

@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
 import { payWithKlarna } from "./klarna_checkout";
+import { tourSeries } from "./tour_series";
 
 // The demo shop's customer journey (tools/demo_check.py runs it against `make demo`): a guest
 // buys a demo product, pays with Klarna in the simulator's widget and lands on the order
@@ -10,14 +11,18 @@ registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
     // the product's link, so the next click could land on the page being left.
     url: "/shop?search=Storage%20Box",
     steps: () => [
-        ...tourUtils.addToCart({ productName: "Storage Box", search: false }),
+        ...tourUtils.addToCart({
+            productName: "Storage Box",
+            search: false,
+            ...tourSeries().leavesPage,
+        }),
         tourUtils.goToCart(),
         tourUtils.goToCheckout(),
         {
             content: "Fill in a New York address as a guest",
-            trigger: "form.checkout_autoformat select[name='country_id']",
+            trigger: `${tourSeries().addressForm} select[name='country_id']`,
             run() {
-                const form = document.querySelector("form.checkout_autoformat");
+                const form = document.querySelector(tourSeries().addressForm);
                 const values = {
                     name: "Kim Customer",
                     email: "kim.customer@example.com",
@@ -36,7 +41,7 @@ registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
         },
         {
             content: "Pick the state once the form offers the US states",
-            trigger: "form.checkout_autoformat select[name='state_id']:has(option:contains(New York))",
+            trigger: `${tourSeries().addressForm} select[name='state_id']:has(option:contains(New York))`,
             run() {
                 const state = document.querySelector("select[name='state_id']");
                 state.value = [...state.options].find((o) => o.text.trim() === "New York").value;
@@ -44,18 +49,20 @@ registry.category("web_tour.tours").add("payment_klarna_demo_checkout", {
         },
         {
             content: "Continue to the delivery and payment step",
-            trigger: "#save_address",
+            trigger: tourSeries().saveAddress,
             run: "click",
+            ...tourSeries().leavesPage,
         },
         ...payWithKlarna(),
         {
             content: "Approve in Klarna",
             trigger: "#klarna-sim-approve",
             run: "click",
+            ...tourSeries().leavesPage,
         },
         {
             content: "The order confirmation page, reached only after post-processing",
-            trigger: ".oe_website_sale_tx_status:contains('authorized')",
+            trigger: `${tourSeries().orderStatus}:contains('authorized')`,
             timeout: 60000,
         },
         {
