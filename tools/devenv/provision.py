@@ -1,6 +1,7 @@
 """Provisioning: the Odoo source, the virtual environments, the Debian packages, the wheels."""
 
 import ast
+import fcntl
 import hashlib
 import os
 import re
@@ -127,8 +128,16 @@ def _venv(python, kind, reqs, odoo_src):
         digest.update(req.read_bytes())
     venv = CACHE / f"venv-{kind}-{digest.hexdigest()[:12]}"
     vpython = venv / "bin" / "python"
-    if (venv / ".complete").exists():
-        return vpython
+    # Runs in other checkouts share the cache: one builds, the others wait for it.
+    with (CACHE / f"{venv.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").exists():
+            _build_venv(python, venv, reqs, odoo_src)
+    return vpython
+
+
+def _build_venv(python, venv, reqs, odoo_src):
+    vpython = venv / "bin" / "python"
     shutil.rmtree(venv, ignore_errors=True)
     say(f"building {venv} (first run only: several minutes)")
     run([python, "-m", "venv", str(venv)])
@@ -153,7 +162,6 @@ def _venv(python, kind, reqs, odoo_src):
         if run([str(vpython), "-W", "ignore", "-c", GEVENT_CHECK], check=False).returncode:
             raise SetupError(f"{venv}: Odoo's gevent process would not start (see above)")
     (venv / ".complete").write_text("\n".join(str(r) for r in reqs))
-    return vpython
 
 
 def build_wheels(vpython, dist, root=ROOT):
