@@ -46,13 +46,23 @@ def find_python(version):
     raise SetupError(f"Python {version} is needed (Odoo's pinned requirements build on it)")
 
 
-def odoo_source(series, python):
-    """Return the Odoo source directory, or None with the reason printed."""
-    env = os.environ.get("ODOO_SRC")
+def source_variable(series, default):
+    """The variable pointing at a series' source: ``ODOO_SRC`` for the default series,
+    ``ODOO_SRC_<major>`` (``ODOO_SRC_19``) for every other one."""
+    return "ODOO_SRC" if series == default else f"ODOO_SRC_{series.split('.')[0]}"
+
+
+def odoo_source(series, python, variable):
+    """Return the Odoo ``series`` source directory, or None with the reason printed.
+
+    ``variable`` set to anything but such a tree is an error, not a skip: it says which
+    source to test, so a typo must not quietly test nothing.
+    """
+    env = os.environ.get(variable)
     if env:
         src = Path(env).expanduser().resolve()
-        if not _is_odoo(src, series):
-            raise SetupError(f"ODOO_SRC={src} is not an Odoo {series} source tree")
+        if source_series(src) != series:
+            raise SetupError(f"{variable}={src} is not an Odoo {series} source tree")
         return src
     probe = run(
         [
@@ -67,10 +77,10 @@ def odoo_source(series, python):
     )
     if probe.returncode == 0:
         found_series, _, path = probe.stdout.strip().partition(" ")
-        if found_series == series and _is_odoo(Path(path), series):
+        if found_series == series and source_series(Path(path)) == series:
             return Path(path)
     cached = CACHE / f"odoo-{series}"
-    if _is_odoo(cached, series):
+    if source_series(cached) == series:
         return cached
     say(f"no Odoo {series} source found; cloning {ODOO_GIT} ({series}, depth 1) into {cached}")
     with tempfile.TemporaryDirectory(dir=CACHE.parent if CACHE.parent.exists() else None) as tmp:
@@ -81,7 +91,7 @@ def odoo_source(series, python):
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
             say(
-                f"could not clone Odoo {series} (offline?). Point ODOO_SRC at an Odoo {series} "
+                f"could not clone Odoo {series} (offline?). Point {variable} at an Odoo {series} "
                 f"source tree, or unpack one into {cached}."
             )
             return None
@@ -90,12 +100,13 @@ def odoo_source(series, python):
     return cached
 
 
-def _is_odoo(path, series):
+def source_series(path):
+    """The series (``"18.0"``) of the Odoo source tree at ``path``, or None if it is none."""
     release = path / "odoo" / "release.py"
     if not release.is_file() or not (path / "odoo-bin").is_file():
-        return False
+        return None
     match = re.search(r"^version_info = \((\d+), (\d+)", release.read_text(), re.M)
-    return bool(match) and f"{match.group(1)}.{match.group(2)}" == series
+    return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
 def ensure_debian_packages(names):
