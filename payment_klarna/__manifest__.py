@@ -1,6 +1,6 @@
 {
     "name": "Payment Provider: Klarna",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Accounting/Payment Providers",
     "sequence": 350,
     "summary": "Klarna Payments: pay now, pay later and pay over time, with order management.",

@@ -1,6 +1,6 @@
 {
     "name": "Klarna: Capture on Delivery",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Accounting/Payment Providers",
     "summary": "Capture Klarna payments when the goods of a sales order are delivered.",
     "author": "payment_klarna contributors",

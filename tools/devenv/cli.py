@@ -199,10 +199,12 @@ def cmd_demo(args):
 
 
 def cmd_wheel(_args):
+    """Both addons' wheels for every series listed, into ``dist/<series>/``."""
     config = read_ci_config()
     vpython = ensure_venv(find_python(config["python"]), None)
-    for wheel in build_wheels(vpython, ROOT / "dist"):
-        say(f"wheel: {wheel.relative_to(ROOT)}")
+    for series in config["odoo_series"]:
+        for wheel in build_wheels(vpython, ROOT / "dist" / series, series):
+            say(f"wheel: {wheel.relative_to(ROOT)}")
     return 0
 
 
@@ -217,7 +219,7 @@ def main(argv=None):
     sub.add_parser("chaos", help="the adversarial suites at full size, into bench/CHAOS.md")
     env = sub.add_parser("env", help="prepare and print the environment")
     env.add_argument("--series", help="an Odoo series of .odoo-ci.yml; default its first")
-    sub.add_parser("wheel", help="build both addons' wheels into dist/")
+    sub.add_parser("wheel", help="build both addons' wheels for every series into dist/<series>/")
     demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
     demo.add_argument("--series", help="an Odoo series of .odoo-ci.yml; default its first")
     demo.add_argument("--port", type=int, default=8069)

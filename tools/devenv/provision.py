@@ -175,20 +175,24 @@ def _build_venv(python, venv, reqs, odoo_src):
     (venv / ".complete").write_text("\n".join(str(r) for r in reqs))
 
 
-def build_wheels(vpython, dist, root=ROOT):
-    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` into ``dist``.
+def build_wheels(vpython, dist, series, root=ROOT):
+    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` for the
+    Odoo ``series`` into ``dist``.
 
     Each wheel has its ``setup.py``: the repository's for the main addon,
-    ``setup/<addon>/`` for the bridge (the OCA layout). ``root`` is the repository to
-    build from (the packaging tests pass a copy). Returns the wheels' paths.
+    ``setup/<addon>/`` for the bridge (the OCA layout); both read the series from
+    ``ODOO_SERIES``. ``root`` is the repository to build from (the packaging tests pass a
+    copy). Returns the wheels' paths.
     """
     wheels = []
+    env = dict(os.environ, ODOO_SERIES=series)
     for addon, project in ((ADDON, root), (BRIDGE, root / "setup" / BRIDGE)):
         run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-             "-w", str(dist), str(project)])  # fmt: skip
+             "-w", str(dist), str(project)], env=env)  # fmt: skip
         shutil.rmtree(project / "build", ignore_errors=True)
         for egg_info in project.glob("*.egg-info"):
             shutil.rmtree(egg_info)
         manifest = ast.literal_eval((root / addon / "__manifest__.py").read_text())
-        wheels.append(Path(dist) / f"odoo_addon_{addon}-{manifest['version']}-py3-none-any.whl")
+        version = f"{series}.{manifest['version']}"
+        wheels.append(Path(dist) / f"odoo_addon_{addon}-{version}-py3-none-any.whl")
     return wheels
