@@ -1,4 +1,5 @@
-"""``make test``'s series: what ``.odoo-ci.yml`` lists, and where each series' source is found.
+"""``make test``'s series: what ``.odoo-ci.yml`` lists, where each series' source is found,
+and what the summary counts.
 
 An absent source makes the series SKIPPED; a variable naming no source of its series is
 an error, so a typo cannot quietly test nothing.
@@ -10,7 +11,7 @@ import pytest
 
 from tools.devenv.config import SetupError, read_ci_config
 from tools.devenv.provision import odoo_source, source_series, source_variable
-from tools.devenv.suites import skip_line
+from tools.devenv.suites import Result, skip_line
 
 REST = 'python: "3.11"\npostgresql: "15"\ninstall:\n  - sale\ntest_tags: /x\nlint:\n  - ruff\n'
 
@@ -80,3 +81,10 @@ def test_a_variable_naming_no_source_of_its_series_is_an_error(tmp_path, monkeyp
     message = f"ODOO_SRC_19={tmp_path / target} is not an Odoo 19.0 source tree"
     with pytest.raises(SetupError, match=re.escape(message)):
         odoo_source("19.0", "python3", "ODOO_SRC_19")
+
+
+def test_a_failed_suite_without_a_failing_test_counts_one_failure():
+    assert Result.counted(0, 0, 0, ok=False).failed == 1  # e.g. the addon did not install
+    assert Result.counted(40, 3, 0, ok=False).failed == 3
+    assert Result.counted(40, 0, 2, ok=False).failed == 0  # the total counts skips as failures
+    assert Result.counted(40, 0, 0, ok=True).failed == 0

@@ -37,6 +37,12 @@ class Result:
         """A suite that is a single check: one pass or one failure."""
         return cls(int(passed), int(not passed), 0, passed)
 
+    @classmethod
+    def counted(cls, passed, failed, skipped, ok):
+        """A failed suite in which no test failed (the install broke, pytest crashed or found
+        no test) counts one failure, so the totals never say 0 failed for it."""
+        return cls(passed, failed or int(not ok and not skipped), skipped, ok)
+
     def line(self, label):
         """The summary line ``make test`` prints for this suite."""
         return f"{label}: {self.passed} passed, {self.failed} failed, {self.skipped} skipped"
@@ -74,7 +80,7 @@ def _junit_result(path, returncode):
             failed += suite_failed
             skipped += suite_skipped
             passed += tests - suite_failed - suite_skipped
-    return Result(passed, failed, skipped, returncode == 0 and passed > 0)
+    return Result.counted(passed, failed, skipped, returncode == 0 and passed > 0)
 
 
 def free_port():
@@ -300,7 +306,7 @@ def _odoo_log_result(log, returncode):
             line for line in text.splitlines() if re.search(r"ERROR|FAIL|skipp|Traceback", line)
         )[-6000:]
         print(tail or text[-4000:])
-    return Result(total - failed, failed, len(skipped), bool(ok))
+    return Result.counted(total - failed, failed, len(skipped), bool(ok))
 
 
 def first_run_checks(vpython, odoo_src, series, env, demo):
