@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 from .config import CACHE, ROOT, say
-from .suites import odoo_conf, odoo_env
+from .suites import not_installed, odoo_conf, odoo_env
 
 SIM_USER, SIM_PASSWORD = "demo_user", "demo_password"  # the simulator's own, not secrets
 SIGNING_KEY_ID = "demo-key"
@@ -87,8 +87,16 @@ def run_demo(vpython, odoo_src, series, pgenv, args):
     options = ["-c", str(conf), "-d", db]
     if not _db_exists(pgenv, db):
         say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
-        install = ["-i", "payment_klarna,website_sale", "--stop-after-init"]
-        subprocess.run([*odoo_bin, *options, *install], env=env, check=True)
+        addons = ["payment_klarna", "website_sale"]
+        install = ["-i", ",".join(addons), "--stop-after-init"]
+        proc = subprocess.run([*odoo_bin, *options, *install], env=env, check=False)
+        # Odoo 19 leaves an addon it cannot install uninstalled, and still exits 0.
+        missing = not_installed(db, pgenv, addons)
+        if proc.returncode or missing:
+            subprocess.run(["dropdb", "--if-exists", db], env=pgenv, check=False)
+            say(f"the demo did not install on Odoo {series} ({', '.join(missing) or 'see above'});"
+                f" {db} is dropped, the next run starts afresh")  # fmt: skip
+            return 1
     script = CONFIGURE.format(
         user=SIM_USER,
         password=SIM_PASSWORD,

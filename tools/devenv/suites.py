@@ -229,16 +229,21 @@ def odoo_suite(vpython, odoo_src, series, config, pgenv, default):
 def install_check(series, db, pgenv, addons, log):
     """Every addon asked for is installed: Odoo 19 marks an addon whose manifest names
     another series uninstallable with only a warning, and ``-i`` still exits 0."""
-    query = ["psql", "-d", db, "-AtF", " ", "-c", "SELECT name, state FROM ir_module_module"]
-    answer = run(query, env=pgenv, capture_output=True, text=True, check=False).stdout
-    states = dict(line.split(" ", 1) for line in answer.splitlines() if " " in line)
-    missing = [f"{name} ({states.get(name, 'unknown')})" for name in addons
-               if states.get(name) != "installed"]  # fmt: skip
+    missing = not_installed(db, pgenv, addons)
     if missing:
         why = re.findall(r".*(?:incompatible version|not installable|uninstallable).*",
                          log.read_text(errors="replace"))  # fmt: skip
         print("\n".join([f"odoo {series} suite: NOT INSTALLED: {', '.join(missing)}", *why]))
     return Result.check(not missing)
+
+
+def not_installed(db, pgenv, addons):
+    """Those of ``addons`` not installed on ``db``, each with its state."""
+    query = ["psql", "-d", db, "-AtF", " ", "-c", "SELECT name, state FROM ir_module_module"]
+    answer = run(query, env=pgenv, capture_output=True, text=True, check=False).stdout
+    states = dict(line.split(" ", 1) for line in answer.splitlines() if " " in line)
+    return [f"{name} ({states.get(name, 'unknown')})" for name in addons
+            if states.get(name) != "installed"]  # fmt: skip
 
 
 def _tee(cmd, log, **kwargs):
