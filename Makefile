@@ -1,6 +1,6 @@
 # The README's commands. `python3 -m tools.devenv` (the package tools/devenv/) prepares
-# whatever is missing (Odoo 18 source, virtual environment, PostgreSQL role, Chromium) and
-# reads .odoo-ci.yml. Run make from the repository's root.
+# whatever is missing (Odoo sources of the series .odoo-ci.yml lists, virtual environments,
+# PostgreSQL role, Chromium) and reads .odoo-ci.yml. Run make from the repository's root.
 PYTHON ?= python3
 
 .PHONY: test lint demo wheel bench chaos
@@ -11,8 +11,9 @@ test:
 lint:
 	$(PYTHON) -m tools.devenv lint
 
+# SERIES=19.0: the demo on another series of .odoo-ci.yml (default: the first listed).
 demo:
-	$(PYTHON) -m tools.devenv demo
+	$(PYTHON) -m tools.devenv demo $(if $(SERIES),--series $(SERIES))
 
 wheel:
 	$(PYTHON) -m tools.devenv wheel

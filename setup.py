@@ -1,13 +1,17 @@
 """Builds the wheel ``odoo-addon-payment_klarna`` (the setuptools-odoo layout).
 
-The addon lands in the ``odoo.addons`` namespace, its version comes from the
-manifest, and every data file, view, static asset and the icon ships with it.
+The addon lands in the ``odoo.addons`` namespace and every data file, view, static
+asset and the icon ships with it. One source serves several Odoo series, so the
+manifest's version has no series (``1.0.0``; Odoo prefixes its own): the wheel is built
+for the series ``ODOO_SERIES`` names, e.g. ``ODOO_SERIES=19.0 pip wheel .`` makes
+``odoo-addon-payment_klarna 19.0.1.0.0`` requiring ``odoo>=19.0a,<19.1dev``.
 ``setup/payment_klarna_stock/setup.py`` builds the bridge's wheel with the same
-function; ``make wheel`` builds both.
+function; ``make wheel`` builds both for every series ``.odoo-ci.yml`` lists.
 """
 
 import ast
 import os
+import re
 from pathlib import Path
 
 from setuptools import setup
@@ -38,12 +42,16 @@ def setup_addon(addon, project_dir):
     """
     addon_dir = HERE / addon
     manifest = ast.literal_eval((addon_dir / "__manifest__.py").read_text())
-    major, minor = manifest["version"].split(".")[:2]
-    series, next_series = f"{major}.{minor}", f"{major}.{int(minor) + 1}"
+    series = os.environ.get("ODOO_SERIES", "")
+    if not re.fullmatch(r"\d+\.0", series):
+        raise SystemExit(
+            f"set ODOO_SERIES to the Odoo series to build for, e.g. 18.0 (not {series!r})"
+        )
+    next_series = f"{series.split('.')[0]}.1"
     readme = addon_dir / "README.rst"
     setup(
         name=f"odoo-addon-{addon}",
-        version=manifest["version"],
+        version=f"{series}.{manifest['version']}",
         description=manifest["summary"],
         long_description=readme.read_text(),
         long_description_content_type="text/x-rst",

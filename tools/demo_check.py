@@ -10,8 +10,9 @@ the demo renders the order confirmation mail's PDF during post-processing, so a 
 It fails on a tour failure, an error toast or dialog, a browser error, and any ERROR line
 in the demo's server log of the payment (from the customer's first page until Klarna's
 deliveries and Odoo's jobs are done); that log excerpt is printed. Run it with the Odoo
-virtual environment's Python (``websocket-client``) and the Odoo source as argument (or
-``ODOO_SRC``); the ``PG*`` settings pass through to ``make demo``. Exit status 0 and the
+virtual environment's Python (``websocket-client``) and the Odoo source as argument (the
+demo then runs on that source's series; without it, on the default series' source); the
+``PG*`` settings pass through to ``make demo``. Exit status 0 and the
 line ``demo check: ok`` mean it passed.
 
 ``--screenshots DIR`` also saves the checkout's Klarna widget, the confirmation page and
@@ -33,7 +34,8 @@ import urllib.request
 from pathlib import Path
 
 import websocket
-from devenv.config import CACHE
+from devenv.config import CACHE, read_ci_config
+from devenv.provision import source_series, source_variable
 from devenv.suites import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +163,7 @@ class Chromium:
 class Demo:
     """``make demo`` on a throwaway database, its output in a log file."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, series):
         self.db = f"klarna_demo_check_{os.getpid()}"
         self.port, sim_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -169,7 +171,7 @@ class Demo:
         self.log = Path(workdir) / "demo.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.devenv", "demo", "--db", self.db,
+            [sys.executable, "-m", "tools.devenv", "demo", "--series", series, "--db", self.db,
              "--port", str(self.port), "--simulator-port", str(sim_port)],
             cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -281,13 +283,15 @@ def provider_form_screenshot(browser, url, shots):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("odoo_src", nargs="?", help="passed to make demo as ODOO_SRC")
+    parser.add_argument("odoo_src", nargs="?", help="the Odoo source make demo runs on")
     parser.add_argument("--screenshots", type=Path, help="save the Apps page's screenshots here")
     args = parser.parse_args(argv)
+    series = default = read_ci_config()["odoo_series"][0]
     if args.odoo_src:
-        os.environ["ODOO_SRC"] = args.odoo_src
+        series = source_series(Path(args.odoo_src).resolve()) or default
+        os.environ[source_variable(series, default)] = args.odoo_src
     workdir = Path(tempfile.mkdtemp(prefix="klarna-demo-check-"))
-    demo, browser = Demo(workdir), None
+    demo, browser = Demo(workdir, series), None
     start = end = None
     try:
         demo.wait_ready(1800)  # the first run creates the database

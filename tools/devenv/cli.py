@@ -24,9 +24,9 @@ from .provision import (
     ensure_venv,
     find_python,
     odoo_source,
+    source_variable,
 )
 from .suites import (
-    SKIP_LINE,
     adversarial,
     free_port,
     odoo_conf,
@@ -34,38 +34,47 @@ from .suites import (
     odoo_suite,
     order_management_faults,
     pure_suite,
+    skip_line,
 )
+
+ODOO_PACKAGES = ["libldap2-dev", "libsasl2-dev", "libpq-dev"]  # python-ldap, psycopg2
 
 
 def cmd_test(args):
+    """Lint, the pure suite, then the Odoo suite once per series ``.odoo-ci.yml`` lists, each
+    on the source found for it with its own environment and database, or SKIPPED."""
     config = read_ci_config()
     python = find_python(config["python"])
     CACHE.mkdir(parents=True, exist_ok=True)
-    odoo_src = odoo_source(config["odoo_series"], python)
-    if odoo_src:
-        ensure_debian_packages(
-            ["libldap2-dev", "libsasl2-dev", "libpq-dev", "chromium", "wkhtmltopdf"]
-        )
-    vpython = ensure_venv(python, odoo_src)
+    default = config["odoo_series"][0]
+    variables = {series: source_variable(series, default) for series in config["odoo_series"]}
+    sources = {series: odoo_source(series, python, variables[series]) for series in variables}
+    found = {series: src for series, src in sources.items() if src}
+    if found:
+        ensure_debian_packages([*ODOO_PACKAGES, "chromium", "wkhtmltopdf"])
+    venvs = {series: ensure_venv(python, src) for series, src in found.items()}
     lint_ok = lint(ensure_lint_venv(python), config) if not args.no_lint else True
-    pure = pure_suite(vpython)
-    lines = [pure.line("pure suite")]
+    pure = pure_suite(next(iter(venvs.values())) if venvs else ensure_venv(python, None))
+    lines = [_red(pure.line("pure suite"), not pure.ok)]
     ok = pure.ok and lint_ok
     suites = []
-    if odoo_src:
-        pgenv, stop = postgres_env(config["postgresql"])
-        try:
-            for name, res in odoo_suite(vpython, odoo_src, config, pgenv).items():
+    pgenv, stop = postgres_env(config["postgresql"]) if found else (None, None)
+    try:
+        for series in config["odoo_series"]:
+            if series not in found:
+                lines.append(skip_line(series, variables[series]))
+                continue
+            results = odoo_suite(venvs[series], found[series], series, config, pgenv,
+                                 default=series == default)  # fmt: skip
+            for name, res in results.items():
                 suites.append(res)
-                label = name if name.startswith("adversarial") else f"odoo suite ({name})"
-                lines.append(res.line(label))
+                label = name if name.startswith("adversarial") else f"suite ({name})"
+                lines.append(_red(res.line(f"odoo {series} {label}"), not res.ok))
                 ok = ok and res.ok
-        finally:
-            if stop:
-                run(stop, check=False)
-    else:
-        lines.append(SKIP_LINE)
-    lines.append(f"lint: {'clean' if lint_ok else 'FAILED'}")
+    finally:
+        if stop:
+            run(stop, check=False)
+    lines.append(_red(f"lint: {'clean' if lint_ok else 'FAILED'}", not lint_ok))
     passed, failed = pure.passed, pure.failed
     for res in suites:
         passed, failed = passed + res.passed, failed + res.failed + res.skipped
@@ -74,29 +83,47 @@ def cmd_test(args):
     return 0 if ok else 1
 
 
-def _prepare_odoo(target, packages):
-    """``.odoo-ci.yml``, the Odoo source and its venv, for a command that needs Odoo.
+def _red(line, failed):
+    """A failed suite's summary line, red on a terminal."""
+    return f"\033[31m{line}\033[0m" if failed and sys.stdout.isatty() else line
+
+
+def _chosen(config, series):
+    """``series`` (None: the default one, listed first) and the variable naming its source.
+
+    :raise SetupError: when ``.odoo-ci.yml`` does not list the series
+    """
+    default = config["odoo_series"][0]
+    series = series or default
+    if series not in config["odoo_series"]:
+        raise SetupError(f"Odoo {series} is not among .odoo-ci.yml's odoo_series")
+    return series, source_variable(series, default)
+
+
+def _prepare_odoo(target, series, packages):
+    """``.odoo-ci.yml``, the Odoo ``series`` source and its venv, for a command that needs
+    Odoo.
 
     :param target: the ``make`` target, named in the error when no Odoo source is found
+    :param series: the series to run (None: the default one)
     :param packages: the Debian packages the command needs
-    :return: ``(config, odoo_src, vpython)``
-    :raise SetupError: when no Odoo source is found
+    :return: ``(config, series, odoo_src, vpython)``
+    :raise SetupError: when the series is not listed or no source of it is found
     """
     config = read_ci_config()
+    series, variable = _chosen(config, series)
     python = find_python(config["python"])
     CACHE.mkdir(parents=True, exist_ok=True)
-    odoo_src = odoo_source(config["odoo_series"], python)
+    odoo_src = odoo_source(series, python, variable)
     if not odoo_src:
-        raise SetupError(f"make {target} needs an Odoo 18 source: set ODOO_SRC")
+        raise SetupError(f"make {target} needs an Odoo {series} source: set {variable}")
     ensure_debian_packages(packages)
-    return config, odoo_src, ensure_venv(python, odoo_src)
+    return config, series, odoo_src, ensure_venv(python, odoo_src)
 
 
 def cmd_chaos(_args):
     """The adversarial suites at full size on a fresh database; figures to bench/CHAOS.md."""
-    config, odoo_src, vpython = _prepare_odoo(
-        "chaos", ["libldap2-dev", "libsasl2-dev", "libpq-dev"]
-    )
+    config, _series, odoo_src, vpython = _prepare_odoo("chaos", None, ODOO_PACKAGES)
     pgenv, stop = postgres_env(config["postgresql"])
     db = f"klarna_chaos_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="klarna-chaos-"))
@@ -141,13 +168,15 @@ def cmd_lint(_args):
     return 0 if lint(ensure_lint_venv(python), config) else 1
 
 
-def cmd_env(_args):
+def cmd_env(args):
     config = read_ci_config()
     python = find_python(config["python"])
-    odoo_src = odoo_source(config["odoo_series"], python)
+    series, variable = _chosen(config, args.series)
+    odoo_src = odoo_source(series, python, variable)
     print(
         json.dumps(
             {
+                "odoo_series": series,
                 "odoo_src": str(odoo_src) if odoo_src else None,
                 "venv_python": str(ensure_venv(python, odoo_src)),
                 "cache": str(CACHE),
@@ -159,22 +188,23 @@ def cmd_env(_args):
 
 
 def cmd_demo(args):
-    config, odoo_src, vpython = _prepare_odoo(
-        "demo", ["libldap2-dev", "libsasl2-dev", "libpq-dev", "wkhtmltopdf"]
-    )
+    packages = [*ODOO_PACKAGES, "wkhtmltopdf"]
+    config, series, odoo_src, vpython = _prepare_odoo("demo", args.series, packages)
     pgenv, stop = postgres_env(config["postgresql"])
     try:
-        return run_demo(vpython, odoo_src, config, pgenv, args)
+        return run_demo(vpython, odoo_src, series, pgenv, args)
     finally:
         if stop:
             run(stop, check=False)
 
 
 def cmd_wheel(_args):
+    """Both addons' wheels for every series listed, into ``dist/<series>/``."""
     config = read_ci_config()
     vpython = ensure_venv(find_python(config["python"]), None)
-    for wheel in build_wheels(vpython, ROOT / "dist"):
-        say(f"wheel: {wheel.relative_to(ROOT)}")
+    for series in config["odoo_series"]:
+        for wheel in build_wheels(vpython, ROOT / "dist" / series, series):
+            say(f"wheel: {wheel.relative_to(ROOT)}")
     return 0
 
 
@@ -187,12 +217,16 @@ def main(argv=None):
     test.add_argument("--no-lint", action="store_true")
     sub.add_parser("lint")
     sub.add_parser("chaos", help="the adversarial suites at full size, into bench/CHAOS.md")
-    sub.add_parser("env", help="prepare and print the environment")
-    sub.add_parser("wheel", help="build both addons' wheels into dist/")
+    env = sub.add_parser("env", help="prepare and print the environment")
+    env.add_argument("--series", help="an Odoo series of .odoo-ci.yml; default its first")
+    sub.add_parser("wheel", help="build both addons' wheels for every series into dist/<series>/")
     demo = sub.add_parser("demo", help="the demo shop on http://127.0.0.1:8069")
+    demo.add_argument("--series", help="an Odoo series of .odoo-ci.yml; default its first")
     demo.add_argument("--port", type=int, default=8069)
     demo.add_argument("--simulator-port", type=int, default=8099)
-    demo.add_argument("--db", help="default klarna_demo; created on the first run, then reused")
+    demo.add_argument(
+        "--db", help="default klarna_demo_<major>; created on the first run, then reused"
+    )
     args = parser.parse_args(argv)
     handler = {
         "test": cmd_test,

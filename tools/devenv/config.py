@@ -31,6 +31,8 @@ def read_ci_config(path=ROOT / ".odoo-ci.yml"):
 
     The file is read before any virtual environment exists, so no YAML library
     can be assumed; anything outside the subset is refused, not guessed.
+    ``odoo_series`` comes back as a list (a scalar is a list of one): the first series is
+    the default one, of ``make demo`` and of the checks run on one series only.
     """
     config, key = {}, None
     for number, raw in enumerate(path.read_text().splitlines(), 1):
@@ -49,6 +51,12 @@ def read_ci_config(path=ROOT / ".odoo-ci.yml"):
     for required in ("odoo_series", "python", "postgresql", "install", "test_tags", "lint"):
         if required not in config:
             raise SetupError(f"{path.name}: missing key {required!r}")
+    series = config["odoo_series"]
+    config["odoo_series"] = series if isinstance(series, list) else [series]
+    if not config["odoo_series"] or not all(
+        re.fullmatch(r"\d+\.0", value) for value in config["odoo_series"]
+    ):
+        raise SetupError(f'{path.name}: odoo_series must name Odoo series such as "18.0"')
     return config
 
 

@@ -1,8 +1,9 @@
 """``make demo``: an offline demo shop paying with Klarna through the local simulator.
 
-The database ``klarna_demo`` (website_sale with its demo products) is created on
-the first run and reused afterwards; the provider is (re)pointed at the simulator
-on every run, so a changed port still works.
+The database ``klarna_demo_<major>`` of the chosen series (``klarna_demo_18``:
+website_sale with its demo products) is created on the first run and reused
+afterwards; the provider is (re)pointed at the simulator on every run, so a changed
+port still works.
 """
 
 import base64
@@ -13,9 +14,8 @@ import time
 import urllib.request
 
 from .config import CACHE, ROOT, say
-from .suites import odoo_conf, odoo_env
+from .suites import not_installed, odoo_conf, odoo_env
 
-DB = "klarna_demo"
 SIM_USER, SIM_PASSWORD = "demo_user", "demo_password"  # the simulator's own, not secrets
 SIGNING_KEY_ID = "demo-key"
 
@@ -72,11 +72,10 @@ def _wait_for(url, seconds=120):
     return False
 
 
-def run_demo(vpython, odoo_src, config, pgenv, args):
-    del config
-    db = args.db or DB
-    # Another database (the first-run check's throwaway one) gets its own config file.
-    workdir = CACHE / "demo" if db == DB else CACHE / f"demo-{db}"
+def run_demo(vpython, odoo_src, series, pgenv, args):
+    # One database per series: an Odoo of another series would not open it.
+    db = args.db or f"klarna_demo_{series.split('.')[0]}"
+    workdir = CACHE / f"demo-{db}"
     workdir.mkdir(parents=True, exist_ok=True)
     odoo_url = f"http://127.0.0.1:{args.port}"
     sim_url = f"http://127.0.0.1:{args.simulator_port}"
@@ -88,8 +87,16 @@ def run_demo(vpython, odoo_src, config, pgenv, args):
     options = ["-c", str(conf), "-d", db]
     if not _db_exists(pgenv, db):
         say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
-        install = ["-i", "payment_klarna,website_sale", "--stop-after-init"]
-        subprocess.run([*odoo_bin, *options, *install], env=env, check=True)
+        addons = ["payment_klarna", "website_sale"]
+        install = ["-i", ",".join(addons), "--stop-after-init"]
+        proc = subprocess.run([*odoo_bin, *options, *install], env=env, check=False)
+        # Odoo 19 leaves an addon it cannot install uninstalled, and still exits 0.
+        missing = not_installed(db, pgenv, addons)
+        if proc.returncode or missing:
+            subprocess.run(["dropdb", "--if-exists", db], env=pgenv, check=False)
+            say(f"the demo did not install on Odoo {series} ({', '.join(missing) or 'see above'});"
+                f" {db} is dropped, the next run starts afresh")  # fmt: skip
+            return 1
     script = CONFIGURE.format(
         user=SIM_USER,
         password=SIM_PASSWORD,

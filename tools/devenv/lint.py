@@ -2,6 +2,15 @@
 
 from .config import ADDON, BENCH_ADDON, BRIDGE, ROOT, SetupError, run, say
 
+# The OCA hooks gate their version-bound checks (t-esc, old chatters, res.groups
+# category_id) on the manifest's version, which names no series here (one source for
+# every series): they run as if it named the series given first on the command line.
+OCA_MODULE_CHECKS = (
+    "import sys; from packaging.version import Version; from oca_pre_commit_hooks import cli, "
+    "utils; series = Version(sys.argv.pop(1)); utils.manifest_version = lambda _path: series; "
+    "sys.exit(cli.main())"
+)
+
 
 def _addon_files(pattern="*"):
     """The addons' files as pre-commit would pass them (hooks take files, not folders)."""
@@ -14,17 +23,19 @@ def _addon_files(pattern="*"):
 
 
 def lint(vpython, config):
+    """Run the lint steps; the version-bound checks of both linters apply as of the newest
+    series listed, whose checks (each one a minimum series) include the older ones'."""
     say("lint: " + ", ".join(config["lint"]))
+    series = max(config["odoo_series"], key=lambda name: tuple(map(int, name.split("."))))
+    pylint = ["--rcfile=.pylintrc", f"--valid-odoo-versions={series}", ADDON, BRIDGE, BENCH_ADDON]
     steps = {
         "ruff": [
             [str(vpython), "-m", "ruff", "check", "."],
             [str(vpython), "-m", "ruff", "format", "--check", "."],
         ],
-        "pylint-odoo": [
-            [str(vpython), "-m", "pylint", "--rcfile=.pylintrc", ADDON, BRIDGE, BENCH_ADDON]
-        ],
+        "pylint-odoo": [[str(vpython), "-m", "pylint", *pylint]],
         "oca-hooks": [
-            [str(vpython.parent / "oca-checks-odoo-module"), *_addon_files()],
+            [str(vpython), "-c", OCA_MODULE_CHECKS, series, *_addon_files()],
             *(
                 [[str(vpython.parent / "oca-checks-po"), *pos]]
                 if (pos := _addon_files("*.po*"))

@@ -1,6 +1,7 @@
 """Provisioning: the Odoo source, the virtual environments, the Debian packages, the wheels."""
 
 import ast
+import fcntl
 import hashlib
 import os
 import re
@@ -45,13 +46,23 @@ def find_python(version):
     raise SetupError(f"Python {version} is needed (Odoo's pinned requirements build on it)")
 
 
-def odoo_source(series, python):
-    """Return the Odoo source directory, or None with the reason printed."""
-    env = os.environ.get("ODOO_SRC")
+def source_variable(series, default):
+    """The variable pointing at a series' source: ``ODOO_SRC`` for the default series,
+    ``ODOO_SRC_<major>`` (``ODOO_SRC_19``) for every other one."""
+    return "ODOO_SRC" if series == default else f"ODOO_SRC_{series.split('.')[0]}"
+
+
+def odoo_source(series, python, variable):
+    """Return the Odoo ``series`` source directory, or None with the reason printed.
+
+    ``variable`` set to anything but such a tree is an error, not a skip: it says which
+    source to test, so a typo must not quietly test nothing.
+    """
+    env = os.environ.get(variable)
     if env:
         src = Path(env).expanduser().resolve()
-        if not _is_odoo(src, series):
-            raise SetupError(f"ODOO_SRC={src} is not an Odoo {series} source tree")
+        if source_series(src) != series:
+            raise SetupError(f"{variable}={src} is not an Odoo {series} source tree")
         return src
     probe = run(
         [
@@ -66,10 +77,10 @@ def odoo_source(series, python):
     )
     if probe.returncode == 0:
         found_series, _, path = probe.stdout.strip().partition(" ")
-        if found_series == series and _is_odoo(Path(path), series):
+        if found_series == series and source_series(Path(path)) == series:
             return Path(path)
     cached = CACHE / f"odoo-{series}"
-    if _is_odoo(cached, series):
+    if source_series(cached) == series:
         return cached
     say(f"no Odoo {series} source found; cloning {ODOO_GIT} ({series}, depth 1) into {cached}")
     with tempfile.TemporaryDirectory(dir=CACHE.parent if CACHE.parent.exists() else None) as tmp:
@@ -80,7 +91,7 @@ def odoo_source(series, python):
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
             say(
-                f"could not clone Odoo {series} (offline?). Point ODOO_SRC at an Odoo {series} "
+                f"could not clone Odoo {series} (offline?). Point {variable} at an Odoo {series} "
                 f"source tree, or unpack one into {cached}."
             )
             return None
@@ -89,12 +100,13 @@ def odoo_source(series, python):
     return cached
 
 
-def _is_odoo(path, series):
+def source_series(path):
+    """The series (``"18.0"``) of the Odoo source tree at ``path``, or None if it is none."""
     release = path / "odoo" / "release.py"
     if not release.is_file() or not (path / "odoo-bin").is_file():
-        return False
+        return None
     match = re.search(r"^version_info = \((\d+), (\d+)", release.read_text(), re.M)
-    return bool(match) and f"{match.group(1)}.{match.group(2)}" == series
+    return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
 def ensure_debian_packages(names):
@@ -127,8 +139,16 @@ def _venv(python, kind, reqs, odoo_src):
         digest.update(req.read_bytes())
     venv = CACHE / f"venv-{kind}-{digest.hexdigest()[:12]}"
     vpython = venv / "bin" / "python"
-    if (venv / ".complete").exists():
-        return vpython
+    # Runs in other checkouts share the cache: one builds, the others wait for it.
+    with (CACHE / f"{venv.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").exists():
+            _build_venv(python, venv, reqs, odoo_src)
+    return vpython
+
+
+def _build_venv(python, venv, reqs, odoo_src):
+    vpython = venv / "bin" / "python"
     shutil.rmtree(venv, ignore_errors=True)
     say(f"building {venv} (first run only: several minutes)")
     run([python, "-m", "venv", str(venv)])
@@ -153,23 +173,26 @@ def _venv(python, kind, reqs, odoo_src):
         if run([str(vpython), "-W", "ignore", "-c", GEVENT_CHECK], check=False).returncode:
             raise SetupError(f"{venv}: Odoo's gevent process would not start (see above)")
     (venv / ".complete").write_text("\n".join(str(r) for r in reqs))
-    return vpython
 
 
-def build_wheels(vpython, dist, root=ROOT):
-    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` into ``dist``.
+def build_wheels(vpython, dist, series, root=ROOT):
+    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` for the
+    Odoo ``series`` into ``dist``.
 
     Each wheel has its ``setup.py``: the repository's for the main addon,
-    ``setup/<addon>/`` for the bridge (the OCA layout). ``root`` is the repository to
-    build from (the packaging tests pass a copy). Returns the wheels' paths.
+    ``setup/<addon>/`` for the bridge (the OCA layout); both read the series from
+    ``ODOO_SERIES``. ``root`` is the repository to build from (the packaging tests pass a
+    copy). Returns the wheels' paths.
     """
     wheels = []
+    env = dict(os.environ, ODOO_SERIES=series)
     for addon, project in ((ADDON, root), (BRIDGE, root / "setup" / BRIDGE)):
         run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-             "-w", str(dist), str(project)])  # fmt: skip
+             "-w", str(dist), str(project)], env=env)  # fmt: skip
         shutil.rmtree(project / "build", ignore_errors=True)
         for egg_info in project.glob("*.egg-info"):
             shutil.rmtree(egg_info)
         manifest = ast.literal_eval((root / addon / "__manifest__.py").read_text())
-        wheels.append(Path(dist) / f"odoo_addon_{addon}-{manifest['version']}-py3-none-any.whl")
+        version = f"{series}.{manifest['version']}"
+        wheels.append(Path(dist) / f"odoo_addon_{addon}-{version}-py3-none-any.whl")
     return wheels

@@ -1,6 +1,6 @@
 {
     "name": "Klarna bench: durable floor and order management",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Hidden",
     "summary": "Bench only: the durable webhook floor, and captures and refunds on request.",
     "author": "payment_klarna contributors",
