@@ -89,6 +89,8 @@ def run_demo(vpython, odoo_src, series, pgenv, args):
         say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
         addons = ["payment_klarna", "website_sale"]
         install = ["-i", ",".join(addons), "--stop-after-init"]
+        if int(series.split(".")[0]) >= 19:  # Odoo 19 loads demo data only when asked
+            install.append("--with-demo")
         proc = subprocess.run([*odoo_bin, *options, *install], env=env, check=False)
         # Odoo 19 leaves an addon it cannot install uninstalled, and still exits 0.
         missing = not_installed(db, pgenv, addons)
