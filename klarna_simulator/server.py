@@ -240,9 +240,11 @@ class Handler(BaseHTTPRequestHandler):
             reply = reply._replace(
                 headers={**reply.headers, "Klarna-Correlation-Id": correlation_id}
             )
-        self._write(reply)
+        # Counted before the reply leaves: a client that reads /_sim/timing right after
+        # its answer must find its own request in it.
         if not path.startswith("/_sim/"):
             sim.timing.add(time.perf_counter() - started)
+        self._write(reply)
 
     def _answer(self, sim, method, path, raw, correlation_id):
         try:
