@@ -5,8 +5,9 @@ asset and the icon ships with it. One source serves several Odoo series, so the
 manifest's version has no series (``1.0.0``; Odoo prefixes its own): the wheel is built
 for the series ``ODOO_SERIES`` names, e.g. ``ODOO_SERIES=19.0 pip wheel .`` makes
 ``odoo-addon-payment_klarna 19.0.1.0.0`` requiring ``odoo>=19.0a,<19.1dev``.
-``setup/payment_klarna_stock/setup.py`` builds the bridge's wheel with the same
-function; ``make wheel`` builds both for every series ``.odoo-ci.yml`` lists.
+``setup/<bridge>/setup.py`` builds each bridge's wheel (``payment_klarna_stock``,
+``payment_klarna_website``) with the same function; ``make wheel`` builds them all for every
+series ``.odoo-ci.yml`` lists.
 """
 
 import ast

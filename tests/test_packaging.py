@@ -23,7 +23,7 @@ from tools.devenv.config import read_ci_config
 from tools.devenv.provision import build_wheels
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("payment_klarna", "payment_klarna_stock")
+ADDONS = ("payment_klarna", "payment_klarna_stock", "payment_klarna_website")
 SERIES = read_ci_config()["odoo_series"]
 
 
@@ -93,10 +93,11 @@ def test_main_wheel_requires_its_python_libraries(built, series):
 
 
 @pytest.mark.parametrize("series", SERIES)
-def test_bridge_wheel_requires_the_main_wheel_of_its_series(built, series):
-    requires = [line for line in _metadata(built[series]["payment_klarna_stock"]).splitlines()
+@pytest.mark.parametrize("bridge", ADDONS[1:])
+def test_bridge_wheel_requires_the_main_wheel_of_its_series(built, series, bridge):
+    requires = [line for line in _metadata(built[series][bridge]).splitlines()
                 if line.startswith("Requires-Dist:")]  # fmt: skip
-    # Odoo's own addons (sale_stock) come with Odoo, not as wheels.
+    # Odoo's own addons (sale_stock, website_sale) come with Odoo, not as wheels.
     major = series.split(".")[0]
     assert sorted(requires) == [
         f"Requires-Dist: odoo-addon-payment_klarna<{major}.1dev,>={series}a",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("payment_klarna", "payment_klarna_stock")
+ADDONS = ("payment_klarna", "payment_klarna_stock", "payment_klarna_website")
 LANGUAGES = ("de", "sv")
 # Terms written the same in German or Swedish: OCA's po-pretty-format empties a translation
 # equal to its term, so these stay empty (Odoo then shows the term itself).

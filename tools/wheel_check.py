@@ -24,7 +24,7 @@ import tempfile
 import venv
 from pathlib import Path
 
-from devenv.config import ADDON, BRIDGE
+from devenv.config import ADDONS
 from devenv.provision import build_wheels, source_series
 
 ASK_ODOO = """
@@ -57,7 +57,7 @@ def main(odoo_src):
         wheels = build_wheels(Path(sys.executable), tmp / "dist", series)
         # The wheel's version (odoo_addon_<addon>-<version>-py3-none-any.whl) is Odoo's.
         versions = {name: wheel.name.split("-")[1]
-                    for name, wheel in zip((ADDON, BRIDGE), wheels, strict=True)}  # fmt: skip
+                    for name, wheel in zip(ADDONS, wheels, strict=True)}  # fmt: skip
         env_dir = tmp / "venv"
         venv.create(env_dir, with_pip=True)
         python = env_dir / "bin" / "python"
@@ -84,7 +84,7 @@ def main(odoo_src):
         unmet = re.findall(r"(?im)^odoo-addon-.*", subprocess.run(
             check, capture_output=True, text=True, check=False).stdout)  # fmt: skip
         answer = subprocess.run(
-            [python, "-c", ASK_ODOO % ((ADDON, BRIDGE),)],
+            [python, "-c", ASK_ODOO % (ADDONS,)],
             capture_output=True, text=True, check=True, cwd=tmp,
         )  # fmt: skip
         found = json.loads(answer.stdout)

@@ -26,9 +26,11 @@ from odoo import models
 
 from ..compat import SERIES
 
-# placeholder bundle -> the bundle it stands for on the running series
+# placeholder bundle -> the bundle it stands for on the running series (payment_klarna_website,
+# the storefront, follows the same rule for its own bundles)
 SERIES_BUNDLES = {
-    f"payment_klarna.assets_{kind}_series": f"payment_klarna.assets_{kind}_{SERIES}"
+    f"{addon}.assets_{kind}_series": f"{addon}.assets_{kind}_{SERIES}"
+    for addon in ("payment_klarna", "payment_klarna_website")
     for kind in ("frontend", "tests")
 }
 

@@ -218,14 +218,20 @@ class PaymentProvider(models.Model):
     def _klarna_get_inline_form_values(self, payment_method_code):
         """What the payment form needs to show Klarna's widget for a payment method."""
         self.ensure_one()
-        base_url = self.sudo().klarna_base_url
         return json.dumps(
             {
-                "sdk_url": f"{base_url.rstrip('/')}{const.SDK_PATH}" if base_url else const.SDK_URL,
+                "sdk_url": self._klarna_sdk_url(),
                 "category": const.PAYMENT_METHOD_CATEGORIES.get(payment_method_code, "pay_later"),
                 "flow": "direct" if self.klarna_checkout_flow == "embedded" else "redirect",
             }
         )
+
+    def _klarna_sdk_url(self, path=const.SDK_PATH, url=const.SDK_URL):
+        """A Klarna browser library: Klarna's ``url``, or ``path`` on the base-URL override
+        (the simulator serves stand-ins)."""
+        self.ensure_one()
+        base_url = self.sudo().klarna_base_url
+        return f"{base_url.rstrip('/')}{path}" if base_url else url
 
     def _get_supported_currencies(self):
         """Override of `payment` to return the currencies of Klarna's markets."""

@@ -8,7 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = "payment_klarna"
-BRIDGE = "payment_klarna_stock"  # capture on delivery; installed through .odoo-ci.yml
+# The bridges: capture on delivery, and the storefront (On-Site Messaging, Express Checkout);
+# installed through .odoo-ci.yml, each packaged as its own wheel (setup/<addon>/).
+BRIDGES = ("payment_klarna_stock", "payment_klarna_website")
+ADDONS = (ADDON, *BRIDGES)
 BENCH_ADDON = "bench/addons/klarna_bench_floor"  # the webhook bench's durable floor; linted only
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payment-klarna"
 

@@ -1,6 +1,6 @@
 """Lint: the steps ``.odoo-ci.yml`` names (ruff, pylint-odoo, the OCA hooks)."""
 
-from .config import ADDON, BENCH_ADDON, BRIDGE, ROOT, SetupError, run, say
+from .config import ADDONS, BENCH_ADDON, ROOT, SetupError, run, say
 
 # The OCA hooks gate their version-bound checks (t-esc, old chatters, res.groups
 # category_id) on the manifest's version, which names no series here (one source for
@@ -16,7 +16,7 @@ def _addon_files(pattern="*"):
     """The addons' files as pre-commit would pass them (hooks take files, not folders)."""
     return sorted(
         str(path.relative_to(ROOT))
-        for addon in (ADDON, BRIDGE, BENCH_ADDON)
+        for addon in (*ADDONS, BENCH_ADDON)
         for path in (ROOT / addon).rglob(pattern)
         if path.is_file() and "__pycache__" not in path.parts
     )
@@ -27,7 +27,7 @@ def lint(vpython, config):
     series listed, whose checks (each one a minimum series) include the older ones'."""
     say("lint: " + ", ".join(config["lint"]))
     series = max(config["odoo_series"], key=lambda name: tuple(map(int, name.split("."))))
-    pylint = ["--rcfile=.pylintrc", f"--valid-odoo-versions={series}", ADDON, BRIDGE, BENCH_ADDON]
+    pylint = ["--rcfile=.pylintrc", f"--valid-odoo-versions={series}", *ADDONS, BENCH_ADDON]
     steps = {
         "ruff": [
             [str(vpython), "-m", "ruff", "check", "."],

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .config import ADDON, BRIDGE, CACHE, ROOT, SetupError, run, say
+from .config import ADDON, BRIDGES, CACHE, ROOT, SetupError, run, say
 
 ODOO_GIT = "https://github.com/odoo/odoo.git"
 DEBIAN_PACKAGES = {
@@ -176,17 +176,17 @@ def _build_venv(python, venv, reqs, odoo_src):
 
 
 def build_wheels(vpython, dist, series, root=ROOT):
-    """Build ``odoo-addon-payment_klarna`` and ``odoo-addon-payment_klarna_stock`` for the
+    """Build the wheels ``odoo-addon-<addon>`` of the main addon and of each bridge for the
     Odoo ``series`` into ``dist``.
 
     Each wheel has its ``setup.py``: the repository's for the main addon,
-    ``setup/<addon>/`` for the bridge (the OCA layout); both read the series from
+    ``setup/<addon>/`` for each bridge (the OCA layout); both read the series from
     ``ODOO_SERIES``. ``root`` is the repository to build from (the packaging tests pass a
     copy). Returns the wheels' paths.
     """
     wheels = []
     env = dict(os.environ, ODOO_SERIES=series)
-    for addon, project in ((ADDON, root), (BRIDGE, root / "setup" / BRIDGE)):
+    for addon, project in ((ADDON, root), *((b, root / "setup" / b) for b in BRIDGES)):
         run([str(vpython), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
              "-w", str(dist), str(project)], env=env)  # fmt: skip
         shutil.rmtree(project / "build", ignore_errors=True)

@@ -14,7 +14,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .config import ADDON, BRIDGE, ROOT, run, say
+from .config import ADDONS, ROOT, run, say
 from .postgres import current_user
 
 
@@ -174,8 +174,7 @@ def odoo_suite(vpython, odoo_src, series, config, pgenv, default):
                 str(vpython),
                 "-m",
                 "pytest",
-                f"{ADDON}/tests",
-                f"{BRIDGE}/tests",
+                *(f"{addon}/tests" for addon in ADDONS),
                 "-q",
                 "-p",
                 "no:cacheprovider",
