@@ -91,3 +91,26 @@ def refund(tx, amount=None):
     if SERIES >= 19:
         return tx._refund(amount_to_refund=amount)
     return tx._send_refund_request(amount_to_refund=amount)
+
+
+def website_cart(request, create=False):
+    """The visitor's shopping cart (a sudoed ``sale.order``, empty if none), created when
+    ``create`` is set; ``website_sale`` must be installed.
+    """
+    if SERIES >= 19:
+        if not request.cart and create:
+            request.cart = request.website._create_cart()
+        return request.cart
+    return request.website.sale_get_order(force_create=create)
+
+
+def cart_set_quantity(order, product, quantity):
+    """Make ``quantity`` the cart's quantity of ``product`` (added when absent), as the
+    cart page does: a second call with the same quantity changes nothing.
+    """
+    if SERIES >= 19:
+        line = order._cart_find_product_line(product.id, uom_id=product.uom_id.id)[:1]
+        if line:
+            return order._cart_update_line_quantity(line.id, quantity)
+        return order._cart_add(product.id, quantity)
+    return order._cart_update(product_id=product.id, set_qty=quantity)

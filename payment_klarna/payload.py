@@ -45,31 +45,54 @@ def order_payload(tx):
     :raise UserError: listing every problem Klarna would reject, before any call to it.
     """
     country = _purchase_country(tx)
+    payload, problems = _cart(tx, country, tx.partner_id.lang)
+    try:
+        payload.update(_addresses(tx, _documents(tx), country))
+    except KlarnaMappingError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise _refusal(tx.env, problems)
+    payload["merchant_reference1"] = tx.reference
+    if documents := _documents(tx):
+        payload["merchant_reference2"] = _names(documents)[:MERCHANT_REFERENCE_MAX]
+    return payload
+
+
+def cart_payload(tx, country, lang):
+    """Klarna's cart for ``tx`` bought from ``country``, without any party: what Klarna
+    Express Checkout authorizes before Klarna collected the shopper's address.
+
+    :param tx: a transaction, a draft one (``new``) will do
+    :param str country: the purchase country's code
+    :param str lang: the shopper's Odoo language code, for Klarna's locale
+    :raise UserError: listing every problem Klarna would reject, before any call to it.
+    """
+    payload, problems = _cart(tx, country, lang)
+    if problems:
+        raise _refusal(tx.env, problems)
+    return payload
+
+
+def _cart(tx, country, lang):
+    """The market, the amounts and the lines: ``(payload, problems)``."""
     currency = tx.currency_id.name
     payload = {"purchase_country": country, "purchase_currency": currency}
-    documents = _documents(tx)
     problems = []
     try:
         expected_currency = market(country).currency
     except KlarnaMappingError as error:
         problems.extend(error.problems)
     else:
-        payload["locale"] = klarna_locale(tx.partner_id.lang, country)
+        payload["locale"] = klarna_locale(lang, country)
         if currency != expected_currency:
             problems.append(
                 f"Klarna accepts {expected_currency}, not {currency}, for purchases from {country}"
             )
-    for build in (_order_amounts, _addresses):
-        try:
-            payload.update(build(tx, documents, country))
-        except KlarnaMappingError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise _refusal(tx.env, problems)
-    payload["merchant_reference1"] = tx.reference
-    if documents:
-        payload["merchant_reference2"] = _names(documents)[:MERCHANT_REFERENCE_MAX]
-    return payload
+    try:
+        payload.update(_order_amounts(tx, _documents(tx), country))
+    except KlarnaMappingError as error:
+        problems.extend(error.problems)
+    return payload, problems
 
 
 def amount_lines(tx, amount_minor, lines=None, document=None):

@@ -13,8 +13,14 @@ def post_init_hook(env):
 def uninstall_hook(env):
     """Release the express button's template, which the uninstall deletes (its field on the
     provider forbids deleting a template still named)."""
-    _klarna_providers(env).write({"express_checkout_form_view_id": False, "allow_express_checkout": False})
+    _klarna_providers(env).write(
+        {"express_checkout_form_view_id": False, "allow_express_checkout": False}
+    )
 
 
 def _klarna_providers(env):
-    return env["payment.provider"].with_context(active_test=False).search([("code", "=", PROVIDER_CODE)])
+    return (
+        env["payment.provider"]
+        .with_context(active_test=False)
+        .search([("code", "=", PROVIDER_CODE)])
+    )

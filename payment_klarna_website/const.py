@@ -20,3 +20,29 @@ EXPRESS_SHAPES = [("default", "Default"), ("rect", "Rectangle"), ("pill", "Pill"
 # Klarna's client identifiers seen in public code start with klarna_test_client_ or
 # klarna_live_client_ (not documented): only the character set is checked.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,200}$"
+
+# Klarna Express Checkout's JSON routes, under payment_klarna's prefix: their bodies are
+# bounded and their parameters checked before dispatch (payment_klarna/models/ir_http.py).
+EXPRESS_START_URL = "/payment/klarna/express/start"
+EXPRESS_ADDRESS_URL = "/payment/klarna/express/address"
+EXPRESS_DELIVERY_URL = "/payment/klarna/express/delivery"
+EXPRESS_PREPARE_URL = "/payment/klarna/express/prepare"
+EXPRESS_START_PARAMS = {"provider_id": "id", "product_id": "id?", "quantity": "number?"}
+EXPRESS_ADDRESS_PARAMS = {
+    "provider_id": "id",
+    "start_signature": "secret",
+    "client_token": "secret",
+    "address": "object",
+}
+EXPRESS_DELIVERY_PARAMS = {"provider_id": "id", "delivery_method_id": "id"}
+EXPRESS_PREPARE_PARAMS = {
+    "reference": "text",
+    "access_token": "secret",
+    "session_id": "text",
+    "session_signature": "secret",
+}
+# Klarna's button pays with Klarna's own method ("Pay with Klarna"), whatever category the
+# shopper picks in Klarna.
+EXPRESS_PAYMENT_METHOD_CODE = "klarna"
+# The most of one product the product page's button puts in the cart.
+EXPRESS_MAX_QUANTITY = 10000

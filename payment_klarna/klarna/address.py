@@ -229,3 +229,66 @@ def build_addresses(billing: PartyData, shipping: PartyData | None = None) -> di
     if customer:
         result["customer"] = customer
     return result
+
+
+# The longest text accepted from a Klarna address field (Klarna's own limits are lower).
+_MAX_FIELD = 255
+
+
+def party_from_klarna(address, purchase_country: str) -> PartyData:
+    """The contact Klarna collected (Express Checkout's ``collected_shipping_address``).
+
+    The browser hands it over, so it is checked as any outside input: a dict of short
+    texts, with what a delivery needs (name, email, street, postal code, city, the
+    purchase country, a region where Klarna needs one). Both spellings of the second
+    street line (``street_address2``, ``street_address_2``) are read; the country and the
+    region are upper-cased.
+
+    :param dict address: the address as the browser received it from Klarna
+    :param str purchase_country: the country Klarna authorized the purchase for
+    :raise KlarnaMappingError: every problem at once, naming fields, never values
+    """
+    if not isinstance(address, dict):
+        raise KlarnaMappingError(["the address from Klarna is missing"])
+    problems = []
+    values = {}
+    for key, value in address.items():
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > _MAX_FIELD or "\x00" in value:
+            problems.append(f"the address field {str(key)[:40]!r} is not valid")
+        else:
+            values[key] = _clean(value)
+    name = " ".join(filter(None, (values.get("given_name"), values.get("family_name"))))
+    country = values.get("country", "").upper()
+    region = values.get("region", "").upper()
+    required = (
+        ("given name", values.get("given_name")),
+        ("family name", values.get("family_name")),
+        ("email address", values.get("email")),
+        ("street", values.get("street_address")),
+        ("postal code", values.get("postal_code")),
+        ("city", values.get("city")),
+        ("country", country),
+    )
+    problems.extend(f"the {field} is missing" for field, value in required if not value)
+    if values.get("email") and not _EMAIL.fullmatch(values["email"]):
+        problems.append("the email address is not valid")
+    if country and country != (purchase_country or "").upper():
+        problems.append("the country is not the purchase country")
+    if country in REGION_COUNTRIES and not region:
+        problems.append("the state is missing")
+    if problems:
+        raise KlarnaMappingError(problems)
+    return PartyData(
+        name=name,
+        email=values["email"],
+        street=values["street_address"],
+        street2=values.get("street_address2") or values.get("street_address_2") or None,
+        postal_code=values["postal_code"],
+        city=values["city"],
+        country_code=country,
+        state_code=region or None,
+        phone=values.get("phone") or None,
+        organization_name=values.get("organization_name") or None,
+    )

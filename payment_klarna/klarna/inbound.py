@@ -76,6 +76,7 @@ KINDS = {
     "id": _is_record_id,
     "number": _is_number,
     "flag": lambda value: isinstance(value, bool),
+    "object": lambda value: isinstance(value, dict),
     "any": lambda value: True,
 }
 """A kind ending in ``?`` is optional and may be null."""

@@ -1,11 +1,13 @@
 import re
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.http import request
 
+from odoo.addons.payment_klarna import compat
 from odoo.addons.payment_klarna import const as klarna_const
 from odoo.addons.payment_klarna.klarna.locale import MARKETS, klarna_locale
+from odoo.addons.payment_klarna.payload import cart_payload
 
 from .. import const
 
@@ -37,7 +39,9 @@ class PaymentProvider(models.Model):
     def _compute_feature_support_fields(self):
         """Override of `payment` to offer Klarna Express Checkout."""
         res = super()._compute_feature_support_fields()
-        self.filtered(lambda p: p.code == klarna_const.PROVIDER_CODE).support_express_checkout = True
+        self.filtered(
+            lambda p: p.code == klarna_const.PROVIDER_CODE
+        ).support_express_checkout = True
         return res
 
     # === CONSTRAINT METHODS === #
@@ -60,7 +64,9 @@ class PaymentProvider(models.Model):
                         "portal (Settings > Client identifiers)."
                     )
                 )
-            if not client_id and (provider._klarna_osm_enabled() or provider.allow_express_checkout):
+            if not client_id and (
+                provider._klarna_osm_enabled() or provider.allow_express_checkout
+            ):
                 raise ValidationError(
                     self.env._(
                         "Klarna: enter the client identifier to show On-Site Messaging or the "
@@ -115,9 +121,85 @@ class PaymentProvider(models.Model):
         country = (country or self.company_id.country_id.code or "").upper()
         if country not in MARKETS or MARKETS[country].currency != currency.name:
             return None
-        lang = request and request.lang and request.lang.code or self.env.lang
+        lang = (request and request.lang and request.lang.code) or self.env.lang
         return country, klarna_locale(lang, country)
 
     def _klarna_web_sdk_url(self):
         """On-Site Messaging's script: Klarna's Web SDK, or the simulator's stand-in."""
         return self._klarna_sdk_url(const.OSM_SDK_PATH, const.OSM_SDK_URL)
+
+    def _klarna_express_button_values(self, order=None):
+        """What Klarna's express button needs, or None where it is not offered: no market
+        for the page's currency in the shopper's country.
+
+        :param order: the cart, if any
+        :return: the button container's ``data-*`` values
+        :rtype: dict
+        """
+        self.ensure_one()
+        currency = order.currency_id if order else request.website.currency_id
+        partner = order.partner_id if order else self.env.user.partner_id
+        found = self._klarna_storefront_market(currency, partner)
+        if not found:
+            return None
+        return {
+            "data-provider-id": self.id,
+            "data-sdk-url": self._klarna_sdk_url(),
+            "data-client-id": self.klarna_client_id,
+            "data-theme": self.klarna_express_theme,
+            "data-shape": self.klarna_express_shape,
+            "data-locale": found[1],
+        }
+
+    @api.model
+    def _klarna_express_product_button_values(self, product_template):
+        """The product page's express button, or None: the website's Klarna provider must
+        offer Express Checkout, and the product be bought as it is (no configurator).
+
+        :param product_template: the page's ``product.template``
+        :return: the button container's attributes
+        :rtype: dict
+        """
+        provider = self._klarna_storefront_provider(request.website, express=True)
+        variant = product_template.product_variant_id
+        if not provider or not variant or not variant._klarna_express_on_product_page():
+            return None
+        values = provider._klarna_express_button_values(compat.website_cart(request))
+        return values and {**values, "data-product-page": "1"}
+
+    def _klarna_express_cart_payload(self, order):
+        """The cart Klarna Express Checkout authorizes: amounts and lines, in the shopper's
+        market, without any party (Klarna collects the address).
+
+        :param order: the cart, a sudoed ``sale.order``
+        :return: the payload for Klarna's ``authorize``
+        :rtype: dict
+        :raise ValidationError: Klarna does not serve the cart's currency for the shopper
+        """
+        self.ensure_one()
+        found = self._klarna_storefront_market(order.currency_id, order.partner_id)
+        if not found:
+            raise ValidationError(
+                self.env._(
+                    "Klarna: Klarna Express Checkout is not available for this currency in your "
+                    "country. Check out without it."
+                )
+            )
+        draft_tx = self.env["payment.transaction"].new(
+            {
+                "provider_id": self.id,
+                "payment_method_id": self._klarna_express_payment_method().id,
+                "amount": order.amount_total,
+                "currency_id": order.currency_id.id,
+                "partner_id": order.partner_id.id,
+                "sale_order_ids": [Command.set(order.ids)],
+                "reference": order.name,
+            }
+        )
+        lang = request.lang.code if request else order.partner_id.lang
+        return cart_payload(draft_tx, found[0], lang)
+
+    def _klarna_express_payment_method(self):
+        """Klarna's own payment method ("Pay with Klarna"): Klarna's button offers every
+        category the shopper may use."""
+        return self.env["payment.method"].sudo()._get_from_code(const.EXPRESS_PAYMENT_METHOD_CODE)
