@@ -150,6 +150,13 @@ ROUTES = (
     _route("POST", "/kp/sim/v1/load", lambda s, r: sdk.load(s, r.json), "public"),
     _route("POST", "/kp/sim/v1/authorize", lambda s, r: sdk.authorize(s, r.json), "public"),
     _route(
+        "POST",
+        "/kp/sim/v1/express/authorize",
+        lambda s, r: sdk.express_authorize(s, r.json),
+        "public",
+    ),
+    _route("POST", "/kp/sim/v1/finalize", lambda s, r: sdk.finalize(s, r.json), "public"),
+    _route(
         "GET",
         "/kp/confirmation/(?P<order_id>[^/]+)",
         lambda s, r: sdk.confirmation(s, _p(r, "order_id")),
