@@ -125,7 +125,8 @@
         function on(name, handler) {
             overlay.querySelector("#klarna-sim-" + name).addEventListener("click", handler);
         }
-        on("approve", function () {
+        on("approve", function (event) {
+            event.target.disabled = true;  // one approval per pop-up, however often clicked
             approve(finish);
         });
         on("decline", function () {
