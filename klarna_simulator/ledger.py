@@ -3,9 +3,9 @@
 A log must never hold a password, a signing secret, a token or a customer's contact
 data. To check that, a test run needs the exact values: the simulator issues the
 tokens (client tokens, authorization tokens, customer tokens), is given the
-credentials and signing secrets, and receives the customers' addresses. With
-``secrets_file`` (or the ``KLARNA_SIMULATOR_SECRETS_FILE`` environment variable) it
-appends them, one a line, when it stops or is reset.
+credentials and signing secrets, and receives (or, for Express Checkout, makes up) the
+customers' addresses. With ``secrets_file`` (or the ``KLARNA_SIMULATOR_SECRETS_FILE``
+environment variable) it appends them, one a line, when it stops or is reset.
 """
 
 import os
@@ -26,11 +26,14 @@ def secrets_of(sim):
         found.update(state.customer_tokens)
         carts = [session.cart for session in state.sessions.values()]
         carts += [order.cart for order in state.orders.values()]
-    for cart in carts:
-        for kind in ("billing_address", "shipping_address"):
-            address = cart.get(kind)
-            if isinstance(address, dict):
-                found.update(address.get(field) for field in ADDRESS_FIELDS)
+        # Express Checkout's collected addresses come from Klarna, not from a cart.
+        addresses = [session.collected_address for session in state.sessions.values()]
+    addresses += [
+        cart.get(kind) for cart in carts for kind in ("billing_address", "shipping_address")
+    ]
+    for address in addresses:
+        if isinstance(address, dict):
+            found.update(address.get(field) for field in ADDRESS_FIELDS)
     return {value for value in found if isinstance(value, str) and value.strip()}
 
 

@@ -1,11 +1,14 @@
 """Klarna Payments v1: sessions, widget approvals, orders from authorizations, customer tokens."""
 
+import base64
+import json
 import secrets
 import uuid
 from datetime import timedelta
 
 from . import notifications, ordermanagement
-from .errors import KlarnaError, bad_value, not_found
+from .addresses import collected_address
+from .errors import KlarnaError, bad_value, not_allowed, not_found
 from .markets import CATEGORY_METHOD_TYPES, CATEGORY_NAMES
 from .reply import Reply
 from .state import Authorization, Session
@@ -13,6 +16,8 @@ from .validation import ensure, order_problems
 
 SESSION_LIFETIME = timedelta(hours=48)
 TOKEN_LIFETIME = timedelta(minutes=60)
+# The one category an Express Checkout session offers (what Klarna's answer names).
+EXPRESS_CATEGORY = "klarna"
 # Fields of the order that must repeat the authorized cart exactly.
 MUST_MATCH = (
     "purchase_country",
@@ -34,17 +39,9 @@ def category_entry(sim, identifier):
 
 def create_session(sim, body):
     ensure(order_problems(body))
-    now = sim.clock.now()
-    session = Session(
-        session_id=str(uuid.uuid4()),
-        client_token=secrets.token_urlsafe(32),
-        cart={"intent": "buy", **body},
-        categories=list(sim.config.payment_method_categories),
-        created_at=now,
-        expires_at=now + SESSION_LIFETIME,
+    session = _open_session(
+        sim, body, list(sim.config.payment_method_categories), lambda _: secrets.token_urlsafe(32)
     )
-    sim.state.sessions[session.session_id] = session
-    sim.state.client_tokens[session.client_token] = session.session_id
     return Reply(
         200,
         {
@@ -53,6 +50,59 @@ def create_session(sim, body):
             "payment_method_categories": [category_entry(sim, c) for c in session.categories],
         },
     )
+
+
+def _open_session(sim, cart, categories, client_token, **extra):
+    """Store a session for a validated ``cart``; ``client_token(session_id)`` makes its token."""
+    now = sim.clock.now()
+    session_id = str(uuid.uuid4())
+    session = Session(
+        session_id=session_id,
+        client_token=client_token(session_id),
+        cart={"intent": "buy", **cart},
+        categories=categories,
+        created_at=now,
+        expires_at=now + SESSION_LIFETIME,
+        **extra,
+    )
+    sim.state.sessions[session.session_id] = session
+    sim.state.client_tokens[session.client_token] = session.session_id
+    return session
+
+
+def open_express_session(sim, cart, address_choice):
+    """Express Checkout's authorize, which has no server-side session: the payload makes one.
+
+    Its client token is a JWT naming the session, as Klarna's are, so a merchant can tie a
+    browser's token to the session (and read it back with ``GET /payments/v1/sessions/{id}``).
+    """
+    ensure(order_problems(cart))
+    country = cart["purchase_country"]
+    return _open_session(
+        sim,
+        cart,
+        [EXPRESS_CATEGORY],
+        lambda session_id: _client_jwt(sim, session_id, country),
+        express=True,
+        approved_amount=cart["order_amount"],
+        collected_address=collected_address(country, address_choice),
+    )
+
+
+def _client_jwt(sim, session_id, purchase_country):
+    header = {"alg": "RS256", "typ": "JWT", "kid": "klarna-simulator"}
+    claims = {
+        "session_id": session_id,
+        "purchase_country": purchase_country,
+        "environment": sim.config.environment,
+        "base_url": sim.url,
+    }
+    parts = [_base64url(json.dumps(part).encode()) for part in (header, claims)]
+    return ".".join([*parts, _base64url(secrets.token_bytes(32))])
+
+
+def _base64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def live_session(sim, session_id):
@@ -111,6 +161,27 @@ def authorize(sim, session, category, data=None):
     sim.state.authorizations[authorization.token] = authorization
     notifications.send_authorization_callback(sim, session, authorization.token)
     return authorization
+
+
+def finalize(sim, session, data, confirm=False):
+    """Express Checkout's finalize: the re-priced cart ``data`` becomes the session's and is
+    authorized, so the order must repeat it.
+
+    A total other than the one the shopper approved needs the shopper's ``confirm``;
+    without it the answer is None (Klarna shows its pop-up again).
+    """
+    if not session.express or session.authorization_token:
+        raise not_allowed(
+            "FINALIZE_NOT_ALLOWED", "Only an express session awaiting finalize can be finalized"
+        )
+    if not isinstance(data, dict):
+        raise bad_value([("data", "must be an object")])
+    cart = {**session.cart, **data}
+    ensure(order_problems(cart))
+    if cart["order_amount"] != session.approved_amount and not confirm:
+        return None
+    session.approved_amount = cart["order_amount"]
+    return authorize(sim, session, EXPRESS_CATEGORY, data)
 
 
 def usable_authorization(sim, token):

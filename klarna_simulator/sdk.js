@@ -1,11 +1,17 @@
 /* Klarna (simulator) stand-in for https://x.klarnacdn.net/kp/lib/v1/api.js.
  *
- * Exposes window.Klarna.Payments.init/load/authorize like the real SDK and talks
- * to the simulator it was loaded from (document.currentScript.src):
+ * Exposes window.Klarna.Payments.init/load/authorize/finalize and, for Express
+ * Checkout, Klarna.Payments.Buttons.init({client_id}).load(options, callback), like
+ * the real SDK, and talks to the simulator it was loaded from (document.currentScript.src):
  *   POST /kp/sim/v1/load       {client_token, payment_method_category}
  *   POST /kp/sim/v1/authorize  {client_token, payment_method_category, data}
+ *   GET  /web-sdk/sim/v1/config?client_id=...  (is the client id known; button styles)
+ *   POST /kp/sim/v1/express/authorize  {client_id, options, payload, address}
+ *   POST /kp/sim/v1/finalize   {client_token, data, confirm}
  * Selectors: .klarna-sim-widget[data-klarna-sim-category] (the loaded widget),
- * #klarna-sim-modal with #klarna-sim-approve, #klarna-sim-decline, #klarna-sim-close.
+ * button.klarna-sim-express-button[data-theme][data-shape][data-locale],
+ * #klarna-sim-modal with #klarna-sim-approve, #klarna-sim-decline, #klarna-sim-close
+ * and, for Express Checkout, select#klarna-sim-address (default | changed).
  */
 (function () {
     "use strict";
@@ -14,16 +20,31 @@
     var origin = new URL(script.src, window.location.href).origin;
     var clientToken = null;
 
+    function answer(response) {
+        return response.json().then(function (json) {
+            return {ok: response.ok, status: response.status, body: json};
+        });
+    }
+
     function post(path, body) {
         return fetch(origin + path, {
             method: "POST",
             headers: {"Content-Type": "application/json"},
             body: JSON.stringify(body),
-        }).then(function (response) {
-            return response.json().then(function (json) {
-                return {ok: response.ok, body: json};
-            });
-        });
+        }).then(answer);
+    }
+
+    // What a refused call gives the callback: a cart Klarna rejects keeps the form open.
+    function refused(reply) {
+        var body = reply.body || {};
+        return {
+            approved: false,
+            show_form: reply.status === 400,
+            error: {
+                invalid_fields: body.invalid_fields || [],
+                message: (body.error_messages || ["Klarna (simulator) is unreachable"]).join("; "),
+            },
+        };
     }
 
     // The real SDK accepts (options, callback) as well as (options, data, callback).
@@ -68,7 +89,7 @@
             });
     }
 
-    function modal(text) {
+    function modal(text, extra) {
         var overlay = document.createElement("div");
         overlay.id = "klarna-sim-modal";
         overlay.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.5);" +
@@ -78,6 +99,9 @@
         var title = document.createElement("p");
         title.textContent = text;
         dialog.appendChild(title);
+        if (extra) {
+            dialog.appendChild(extra);
+        }
         ["approve", "decline", "close"].forEach(function (name) {
             var button = document.createElement("button");
             button.type = "button";
@@ -91,46 +115,199 @@
         return overlay;
     }
 
+    // The pop-up: Approve runs approve(finish), Decline and Close answer as Klarna's do.
+    function ask(text, extra, approve, callback) {
+        var overlay = modal(text, extra);
+        function finish(result) {
+            overlay.remove();
+            callback(result);
+        }
+        function on(name, handler) {
+            overlay.querySelector("#klarna-sim-" + name).addEventListener("click", handler);
+        }
+        on("approve", function (event) {
+            event.target.disabled = true;  // one approval per pop-up, however often clicked
+            approve(finish);
+        });
+        on("decline", function () {
+            finish({approved: false, show_form: false});
+        });
+        on("close", function () {
+            finish({approved: false, show_form: true});
+        });
+    }
+
+    function failed() {
+        return {approved: false, show_form: true, error: {invalid_fields: []}};
+    }
+
     function authorize(options, data, callback) {
         var args = split(data, callback);
         var category = options.payment_method_category;
-        var overlay = modal("Klarna (simulator): authorize " + category);
-        function finish(result) {
-            overlay.remove();
-            args.callback(result);
-        }
-        overlay.querySelector("#klarna-sim-approve").addEventListener("click", function () {
+        ask("Klarna (simulator): authorize " + category, null, function (finish) {
             post("/kp/sim/v1/authorize", {
                 client_token: clientToken,
                 payment_method_category: category,
                 data: args.data,
-            }).then(function (answer) {
-                if (answer.ok) {
+            }).then(function (reply) {
+                if (reply.ok) {
                     finish({
                         approved: true,
                         show_form: true,
-                        authorization_token: answer.body.authorization_token,
+                        authorization_token: reply.body.authorization_token,
                         finalize_required: false,
                     });
                 } else {
                     finish({
                         approved: false,
                         show_form: true,
-                        error: {invalid_fields: answer.body.invalid_fields || []},
+                        error: {invalid_fields: reply.body.invalid_fields || []},
                     });
                 }
             }).catch(function () {
-                finish({approved: false, show_form: true, error: {invalid_fields: []}});
+                finish(failed());
             });
+        }, args.callback);
+    }
+
+    function finalize(options, data, callback) {
+        var args = split(data, callback);
+        sendFinalize(args.data, false, args.callback);
+    }
+
+    // A new total needs the shopper again: the pop-up returns, and Approve confirms it.
+    function sendFinalize(data, confirm, callback) {
+        post("/kp/sim/v1/finalize", {client_token: clientToken, data: data, confirm: confirm})
+            .then(function (reply) {
+                if (!reply.ok) {
+                    callback(refused(reply));
+                } else if (reply.body.reauthorize_required) {
+                    var total = (reply.body.order_amount / 100).toFixed(2) + " " +
+                        reply.body.purchase_currency;
+                    ask("Klarna (simulator): confirm the new total " + total, null,
+                        function (finish) {
+                            sendFinalize(data, true, finish);
+                        }, callback);
+                } else {
+                    callback({
+                        approved: true,
+                        show_form: true,
+                        authorization_token: reply.body.authorization_token,
+                    });
+                }
+            })
+            .catch(function () {
+                callback(failed());
+            });
+    }
+
+    function addressChoice() {
+        var select = document.createElement("select");
+        select.id = "klarna-sim-address";
+        [["default", "Default address"], ["changed", "Another address"]].forEach(function (pair) {
+            var option = document.createElement("option");
+            option.value = pair[0];
+            option.textContent = pair[1];
+            select.appendChild(option);
         });
-        overlay.querySelector("#klarna-sim-decline").addEventListener("click", function () {
-            finish({approved: false, show_form: false});
-        });
-        overlay.querySelector("#klarna-sim-close").addEventListener("click", function () {
-            finish({approved: false, show_form: true});
+        return select;
+    }
+
+    // Express Checkout's authorize, handed to on_click: the payload is the cart.
+    function expressAuthorize(clientId, options, payload, callback) {
+        var args = split(payload, callback);
+        var select = addressChoice();
+        ask("Klarna (simulator): Express checkout", select, function (finish) {
+            post("/kp/sim/v1/express/authorize", {
+                client_id: clientId,
+                options: options || {},
+                payload: args.data,
+                address: select.value,
+            }).then(function (reply) {
+                finish(reply.ok ? reply.body : refused(reply));
+            }).catch(function () {
+                finish(failed());
+            });
+        }, args.callback);
+    }
+
+    function config(clientId) {
+        var url = origin + "/web-sdk/sim/v1/config?client_id=" +
+            encodeURIComponent(clientId || "");
+        return fetch(url).then(answer);
+    }
+
+    // The reason a button cannot load, or null.
+    function buttonProblem(settings, options, theme, shape) {
+        if (!settings.known) {
+            return (settings.error_messages || ["client id refused"]).join("; ");
+        }
+        if (!element(options.container)) {
+            return "container " + options.container + " not found";
+        }
+        if (typeof options.on_click !== "function") {
+            return "on_click must be a function";
+        }
+        if (settings.button_themes.indexOf(theme) < 0) {
+            return "unknown theme " + JSON.stringify(theme);
+        }
+        if (settings.button_shapes.indexOf(shape) < 0) {
+            return "unknown shape " + JSON.stringify(shape);
+        }
+        return null;
+    }
+
+    function loadButton(clientId, options, callback) {
+        var done = callback || function () {};
+        options = options || {};
+        var theme = options.theme || "default";
+        var shape = options.shape || "default";
+        function fail(message) {
+            console.error("Klarna (simulator): express button: " + message);
+            done({show_button: false, error: {message: message}});
+        }
+        config(clientId).then(function (reply) {
+            var problem = buttonProblem(reply.body, options, theme, shape);
+            if (problem) {
+                fail(problem);
+                return;
+            }
+            var button = document.createElement("button");
+            button.type = "button";
+            button.className = "klarna-sim-express-button";
+            button.setAttribute("data-theme", theme);
+            button.setAttribute("data-shape", shape);
+            button.setAttribute("data-locale", options.locale || "");
+            button.textContent = "Klarna (simulator): Express checkout";
+            button.addEventListener("click", function () {
+                options.on_click(function (authorizeOptions, payload, authorizeCallback) {
+                    expressAuthorize(clientId, authorizeOptions, payload, authorizeCallback);
+                });
+            });
+            element(options.container).replaceChildren(button);
+            done({show_button: true});
+        }).catch(function (error) {
+            fail("the configuration could not be loaded (" + error + ")");
         });
     }
 
+    var Buttons = {
+        init: function (options) {
+            var clientId = options && options.client_id;
+            return {
+                load: function (loadOptions, callback) {
+                    loadButton(clientId, loadOptions, callback);
+                },
+            };
+        },
+    };
+
     window.Klarna = window.Klarna || {};
-    window.Klarna.Payments = {init: init, load: load, authorize: authorize};
+    window.Klarna.Payments = {
+        init: init,
+        load: load,
+        authorize: authorize,
+        finalize: finalize,
+        Buttons: Buttons,
+    };
 })();

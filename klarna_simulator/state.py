@@ -16,7 +16,11 @@ OPEN_STATUSES = ("AUTHORIZED", "PART_CAPTURED")
 
 @dataclasses.dataclass
 class Session:
-    """A Klarna Payments session; ``authorization_token`` is the latest approval's."""
+    """A Klarna Payments session; ``authorization_token`` is the latest approval's.
+
+    An ``express`` (Express Checkout) session keeps the total its shopper approved and
+    the address Klarna collected.
+    """
 
     session_id: str
     client_token: str
@@ -26,6 +30,9 @@ class Session:
     expires_at: datetime
     authorization_token: str | None = None
     order_id: str | None = None
+    express: bool = False
+    approved_amount: int | None = None
+    collected_address: dict | None = None
 
     @property
     def status(self):
