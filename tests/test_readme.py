@@ -21,7 +21,9 @@ def _words(text):
     return " ".join(re.findall(r"[A-Za-z0-9_]+", "\n".join(lines)))
 
 
-@pytest.mark.parametrize("addon", ["payment_klarna", "payment_klarna_stock", "payment_klarna_website"])
+@pytest.mark.parametrize(
+    "addon", ["payment_klarna", "payment_klarna_stock", "payment_klarna_website"]
+)
 @pytest.mark.parametrize("fragment", sorted(FRAGMENTS))
 def test_readme_rst_says_what_each_fragment_says(addon, fragment):
     text = (ROOT / addon / "readme" / fragment).read_text()
@@ -38,7 +40,9 @@ def test_readme_merchant_setup_is_the_configure_fragment():
     )
 
 
-@pytest.mark.parametrize("addon", ["payment_klarna", "payment_klarna_stock", "payment_klarna_website"])
+@pytest.mark.parametrize(
+    "addon", ["payment_klarna", "payment_klarna_stock", "payment_klarna_website"]
+)
 def test_apps_page_shows_only_screenshots_that_exist(addon):
     description = ROOT / addon / "static" / "description"
     images = re.findall(r'<img src="([^"]+)"', (description / "index.html").read_text())

@@ -252,7 +252,8 @@ class KlarnaExpressController(Delivery, KlarnaController):
         return provider_sudo
 
     def _klarna_express_product(self, product_id, quantity):
-        product = request.env["product.product"].browse(product_id).exists()
+        # As the visitor's cart reads it: a stranger's id may name a product they cannot read.
+        product = request.env["product.product"].sudo().browse(product_id).exists()
         if (
             not product
             or quantity is None

@@ -1,1 +1,1 @@
-from . import test_express
+from . import test_express, test_express_tour

@@ -68,7 +68,14 @@ class KlarnaStorefrontCommon(KlarnaCommon):
                 "fixed_price": 5.0,
                 "is_published": True,
                 "product_id": cls.env["product.product"]
-                .create({"name": "Klarna Test Delivery", "type": "service", "list_price": 5.0})
+                .create(
+                    {
+                        "name": "Klarna Test Delivery",
+                        "type": "service",
+                        "list_price": 5.0,
+                        "taxes_id": [Command.clear()],
+                    }
+                )
                 .id,
             }
         )

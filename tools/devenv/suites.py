@@ -14,7 +14,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .config import ADDONS, ROOT, run, say
+from .config import ADDON, ADDONS, ROOT, run, say
 from .postgres import current_user
 
 
