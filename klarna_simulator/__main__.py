@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 
-from .config import FRAUD_STATUSES
+from .config import FRAUD_STATUSES, Config
 from .signing import SCHEMES
 from .simulator import Simulator
 
@@ -48,6 +48,11 @@ def parse_args(argv):
     parser.add_argument("--retry-delay", type=float, default=1.0, help="first retry delay (s)")
     parser.add_argument("--max-attempts", type=int, default=3, help="delivery attempts in all")
     parser.add_argument(
+        "--client-id",
+        default=Config.client_id,
+        help="the public client identifier On-Site Messaging and Express Checkout must use",
+    )
+    parser.add_argument(
         "--fault",
         type=_fault,
         action="append",
@@ -73,6 +78,7 @@ def main(argv=None):
             fraud_status=args.fraud_status,
             retry_delay=args.retry_delay,
             max_attempts=args.max_attempts,
+            client_id=args.client_id,
         )
     except (ValueError, TypeError) as error:
         sys.exit(f"klarna_simulator: {error}")

@@ -8,12 +8,17 @@ from .signing import SCHEMES
 
 FRAUD_STATUSES = ("ACCEPTED", "PENDING", "REJECTED")
 DEFAULT_CATEGORIES = ("pay_later", "pay_over_time", "pay_now")
+# The shape of the client identifiers seen in public code (Klarna documents none).
+CLIENT_ID = re.compile(r"^klarna_(test|live)_client_[A-Za-z0-9_-]+$")
 
 
 @dataclasses.dataclass
 class Config:
     """``signing_keys`` maps key id to secret; the last one signs (the newest after rotation).
 
+    ``client_id`` is the merchant's public client identifier: On-Site Messaging and
+    Express Checkout name the merchant with it in the browser, and any other is refused
+    (as Klarna refuses an origin not allow-listed for it).
     ``fraud_status`` is the outcome of orders without a magic e-mail;
     ``retry_delay``/``max_attempts`` are Klarna's callback retry rule (1 s, 3 attempts),
     shortened in tests; ``reorder_hold`` bounds how long a ``reorder`` fault holds a delivery.
@@ -33,6 +38,7 @@ class Config:
     max_attempts: int = 3
     delivery_timeout: float = 2.0
     reorder_hold: float = 5.0
+    client_id: str = "klarna_test_client_simulator"
 
     # Settings a running simulator may change (credentials may not).
     CHANGEABLE = (
@@ -46,6 +52,7 @@ class Config:
         "max_attempts",
         "delivery_timeout",
         "reorder_hold",
+        "client_id",
     )
 
     def __post_init__(self):
@@ -57,6 +64,11 @@ class Config:
         if not self.signing_keys:
             return None
         return list(self.signing_keys.items())[-1]
+
+    @property
+    def environment(self):
+        """Where the client identifier belongs: a test one is the playground's."""
+        return "playground" if self.client_id.startswith("klarna_test_") else "production"
 
     def update(self, changes):
         """Apply a dict of changes atomically: all valid, or nothing changes."""
@@ -90,6 +102,8 @@ class Config:
             raise ValueError(
                 f"payment_method_categories must be a non-empty list from {list(CATEGORY_NAMES)}"
             )
+        if not isinstance(self.client_id, str) or not CLIENT_ID.fullmatch(self.client_id):
+            raise ValueError(f"client_id must match {CLIENT_ID.pattern}")
         if type(self.max_attempts) is not int or self.max_attempts < 1:
             raise ValueError("max_attempts must be a positive integer")
         for name in ("retry_delay", "delivery_timeout", "reorder_hold"):

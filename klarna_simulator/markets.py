@@ -60,3 +60,31 @@ CATEGORY_METHOD_TYPES = {
     "pay_over_time": "fixed_amount",
     "klarna": "invoice",
 }
+
+# On-Site Messaging: Klarna's OSM locales (OSM API reference), plus RO, SK and HU, which
+# Klarna's own WooCommerce package emits (docs/klarna-storefront.md §1.8).
+# fmt: off
+OSM_LOCALES = (
+    "en-AT", "de-AT", "nl-BE", "en-BE", "fr-BE", "en-CH", "de-CH", "it-CH", "fr-CH", "en-CZ",
+    "cs-CZ", "de-DE", "en-DE", "da-DK", "en-DK", "es-ES", "en-ES", "fi-FI", "sv-FI", "en-FI",
+    "fr-FR", "en-FR", "en-GB", "en-GR", "el-GR", "en-IE", "en-IT", "it-IT", "nl-NL", "en-NL",
+    "no-NO", "nb-NO", "en-NO", "en-PL", "pl-PL", "en-PT", "pt-PT", "sv-SE", "en-SE", "en-CA",
+    "fr-CA", "es-MX", "en-MX", "en-US", "es-US", "en-AU", "en-NZ", "ro-RO", "en-RO", "sk-SK",
+    "en-SK", "hu-HU", "en-HU",
+)
+# fmt: on
+# Placement keys; only the credit promotions show an amount (and need one).
+OSM_AMOUNT_KEYS = ("credit-promotion-badge", "credit-promotion-auto-size")
+OSM_KEYS = (
+    *OSM_AMOUNT_KEYS,
+    "top-strip-promotion-badge",
+    "top-strip-promotion-auto-size",
+    "footer-promotion-auto-size",
+    "info-page",
+    "sidebar-promotion-auto-size",
+)
+OSM_THEMES = ("default", "dark", "custom")
+# Express Checkout button styling. Klarna's styling page names default (dark), light and
+# outlined; its WooCommerce package sends "dark", so that is accepted too.
+BUTTON_THEMES = ("default", "dark", "light", "outlined")
+BUTTON_SHAPES = ("default", "rect", "pill")

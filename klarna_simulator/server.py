@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from . import control, hpp, ordermanagement, payments, sdk
+from . import control, hpp, ordermanagement, osm, payments, sdk
 from .errors import KlarnaError
 from .reply import Reply
 
@@ -38,6 +38,7 @@ class Request(NamedTuple):
     method: str
     path: str
     params: dict
+    query: dict
     json: object
     form: dict
     headers: object
@@ -137,6 +138,14 @@ ROUTES = (
     ),
     # Customer-facing pages and the SDK stand-in.
     _route("GET", "/kp/lib/v1/api.js", lambda s, r: sdk.script(), "public", False),
+    _route("GET", "/web-sdk/v1/klarna.js", lambda s, r: osm.script(), "public", False),
+    _route(
+        "GET",
+        "/web-sdk/sim/v1/config",
+        lambda s, r: osm.config(s, r.query.get("client_id")),
+        "public",
+        False,
+    ),
     _route("GET", "/assets/klarna-badge.svg", lambda s, r: sdk.badge(), "public", False),
     _route("POST", "/kp/sim/v1/load", lambda s, r: sdk.load(s, r.json), "public"),
     _route("POST", "/kp/sim/v1/authorize", lambda s, r: sdk.authorize(s, r.json), "public"),
@@ -222,10 +231,11 @@ class Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         sim = self.server.sim
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         correlation_id = str(uuid.uuid4())
         try:
-            reply = self._answer(sim, method, path, raw, correlation_id)
+            reply = self._answer(sim, method, path, dict(parse_qsl(url.query)), raw)
         except _Dropped:
             self.close_connection = True
             return
@@ -246,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
             sim.timing.add(time.perf_counter() - started)
         self._write(reply)
 
-    def _answer(self, sim, method, path, raw, correlation_id):
+    def _answer(self, sim, method, path, query, raw):
         try:
             route, params = _match(method, path)
         except KlarnaError:
@@ -264,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         if route.access == "klarna":
             self._authenticate(sim)
         body, form = _parse_body(raw, self.headers)
-        request = Request(method, path, params, body, form, self.headers)
+        request = Request(method, path, params, query, body, form, self.headers)
         if not route.locked:
             reply = route.handler(sim, request)
         else:
