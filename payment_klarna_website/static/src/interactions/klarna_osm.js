@@ -22,7 +22,7 @@ patch(WebsiteSale.prototype, {
 export class KlarnaOsmOrderPlacement extends Interaction {
     static selector = "klarna-placement.o_klarna_osm_order";
 
-    setup() {
+    start() {
         this.addListener(this.env.bus, "cart_amount_changed", (ev) => onKlarnaCartAmount(this.el, ev));
     }
 }
