@@ -40,7 +40,7 @@ class TestOsm(KlarnaCommon, HttpCase):
         if Simulator is None:
             raise unittest.SkipTest("klarna_simulator is not importable: add the repository root "
                                     "to PYTHONPATH")  # fmt: skip
-        cls.simulator = Simulator(username="osm_user", password="osm_pass")
+        cls.simulator = Simulator(username="osm_user", password="osm_pass")  # noqa: S106
         cls.simulator.start()
         cls.addClassCleanup(cls.simulator.stop)
         cls.website = cls.env["website"].get_current_website()
@@ -56,7 +56,11 @@ class TestOsm(KlarnaCommon, HttpCase):
         )
         cls.lamp = cls._product("Klarna OSM Lamp", 12.5)
         cls.env["product.template.attribute.line"].create(
-            {"product_tmpl_id": cls.lamp.id, "attribute_id": size.id, "value_ids": size.value_ids.ids}
+            {
+                "product_tmpl_id": cls.lamp.id,
+                "attribute_id": size.id,
+                "value_ids": size.value_ids.ids,
+            }
         )
         cls.lamp.attribute_line_ids.product_template_value_ids.filtered(
             lambda v: v.name == "Large"
@@ -105,14 +109,14 @@ class TestOsm(KlarnaCommon, HttpCase):
         self.assertIn("async", script.attrib)
 
     def test_production_loads_klarna_own_library(self):
-        self.klarna.write({"state": "enabled", "klarna_base_url": False, "klarna_osm_theme": "dark"})
+        self.klarna.write(
+            {"state": "enabled", "klarna_base_url": False, "klarna_osm_theme": "dark"}
+        )
         page = self._page(self.lamp.website_url)
         (script,) = page.xpath("//script[contains(@src, 'klarna.js')]")
         self.assertEqual(script.get("src"), "https://js.klarna.com/web-sdk/v1/klarna.js")
         self.assertEqual(script.get("data-environment"), "production")
-        self.assertEqual(
-            {p.get("data-theme") for p in page.xpath("//klarna-placement")}, {"dark"}
-        )
+        self.assertEqual({p.get("data-theme") for p in page.xpath("//klarna-placement")}, {"dark"})
 
     def test_top_strip_alone_loads_the_script_everywhere(self):
         self.klarna.write({"klarna_osm_product": False, "klarna_osm_cart": False})
@@ -177,8 +181,7 @@ class TestOsm(KlarnaCommon, HttpCase):
         self.start_tour("/shop", "klarna_osm_cart")
 
     def test_tour_nothing_loaded_when_off_or_provider_disabled(self):
-        self.klarna.write(dict.fromkeys(("klarna_osm_product", "klarna_osm_cart",
-                                         "klarna_osm_checkout", "klarna_osm_top_strip"), False))  # fmt: skip
+        self.klarna.write(dict.fromkeys(OSM_ON, False) | {"klarna_client_id": CLIENT_ID})
         self.start_tour("/shop", "klarna_osm_off")
         self.klarna.write(OSM_ON | {"state": "disabled"})
         self.start_tour("/shop", "klarna_osm_off")

@@ -23,7 +23,9 @@ export class KlarnaOsmOrderPlacement extends Interaction {
     static selector = "klarna-placement.o_klarna_osm_order";
 
     start() {
-        this.addListener(this.env.bus, "cart_amount_changed", (ev) => onKlarnaCartAmount(this.el, ev));
+        this.addListener(this.env.bus, "cart_amount_changed", (ev) =>
+            onKlarnaCartAmount(this.el, ev)
+        );
     }
 }
 

@@ -8,7 +8,9 @@ import { tourSeries } from "@payment_klarna/../tests/tours/tour_series";
 function placementShows(selector, minorAmount, text) {
     return {
         content: `The placement shows ${text}`,
-        trigger: `klarna-placement${selector}[data-purchase-amount="${minorAmount}"] .klarna-sim-osm[data-amount="${minorAmount}"]:contains("${text}")`,
+        trigger:
+            `klarna-placement${selector}[data-purchase-amount="${minorAmount}"] ` +
+            `.klarna-sim-osm[data-amount="${minorAmount}"]:contains("${text}")`,
     };
 }
 
@@ -35,7 +37,9 @@ registry.category("web_tour.tours").add("klarna_osm_product", {
         placementShows(".o_klarna_osm_product", 1250, "$12.50"),
         {
             content: "The Web SDK is loaded once, asynchronously",
-            trigger: 'script[async][src*="/web-sdk/v1/klarna.js"][data-environment="playground"]:not(:visible)',
+            trigger:
+                'script[async][src*="/web-sdk/v1/klarna.js"][data-environment="playground"]' +
+                ":not(:visible)",
             run() {
                 if (document.querySelectorAll('script[src*="klarna.js"]').length !== 1) {
                     throw new Error("the Klarna script is on the page more than once");
@@ -46,8 +50,8 @@ registry.category("web_tour.tours").add("klarna_osm_product", {
             content: "Choose the large lamp",
             trigger: "select.js_variant_change",
             run() {
-                const option = [...this.anchor.options].find((o) => o.textContent.includes("Large"));
-                this.anchor.value = option.value;
+                const options = [...this.anchor.options];
+                this.anchor.value = options.find((o) => o.textContent.includes("Large")).value;
                 this.anchor.dispatchEvent(new Event("change", { bubbles: true }));
             },
         },
