@@ -1,1 +1,1 @@
-from . import payment_provider, product_product
+from . import payment_provider, product_product, website

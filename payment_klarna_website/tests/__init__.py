@@ -1,1 +1,1 @@
-from . import test_express, test_express_tour
+from . import test_express, test_express_tour, test_osm
