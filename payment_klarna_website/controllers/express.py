@@ -230,14 +230,16 @@ class KlarnaExpressController(Delivery, KlarnaController):
         nothing.
 
         :param dict address: an address with its country and state as ISO 3166 codes
+        :return: None: ``address`` is completed in place
         """
         state_code = address.get("state")
-        super()._include_country_and_state_in_address(address)
+        res = super()._include_country_and_state_in_address(address)
         states = request.env["res.country.state"]
         if state_code and states.browse(address["state_id"]).country_id.id != address["country_id"]:
             address["state_id"] = states.search(
                 [("country_id", "=", address["country_id"]), ("code", "=", state_code)], limit=1
             ).id
+        return res
 
     # === HELPERS === #
 

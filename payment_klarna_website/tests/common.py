@@ -1,5 +1,6 @@
-"""A shop where Klarna's storefront pieces show: a US company selling in dollars, the Klarna
-provider in test mode, published, pointed at a local simulator."""
+"""A shop where Klarna's storefront pieces can show: a US company selling in dollars, the
+Klarna provider in test mode, published, pointed at a local simulator; and, for Express
+Checkout, products, taxes, an Illinois fiscal position and a delivery method."""
 
 import unittest
 
@@ -37,10 +38,16 @@ class KlarnaStorefrontCommon(KlarnaCommon):
                 "klarna_client_id": CLIENT_ID,
                 "state": "test",
                 "is_published": True,
-                "allow_express_checkout": True,
             }
         )
         cls.klarna.payment_method_ids.active = True
+
+
+class KlarnaExpressCommon(KlarnaStorefrontCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.klarna.allow_express_checkout = True
         cls.sales_tax = cls._tax("Sales Tax 10%", 10.0)
         cls.reduced_tax = cls._tax("Sales Tax 5%", 5.0)
         cls.illinois = cls.env["account.fiscal.position"].create(

@@ -3,21 +3,23 @@ browser drives them: the flows that place an order and every input a stranger ca
 
 import base64
 import json
+from datetime import timedelta
 
 import requests
 
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.payment_klarna.klarna.money import to_minor
 from odoo.addons.payment_klarna_website import const
 
-from .common import CLIENT_ID, KlarnaStorefrontCommon
+from .common import CLIENT_ID, KlarnaExpressCommon
 
 OPTIONS = {"collect_shipping_address": True, "auto_finalize": False}
 
 
 @tagged("post_install", "-at_install")
-class TestExpressCheckout(KlarnaStorefrontCommon, HttpCase):
+class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.simulator.reset()
@@ -64,7 +66,7 @@ class TestExpressCheckout(KlarnaStorefrontCommon, HttpCase):
             address=authorized["collected_shipping_address"],
         )
 
-    def _pay(self, authorized, review):
+    def _pay(self, authorized, review, browser_returns=True):
         """Create the payment, finalize the re-priced cart in Klarna, place the order.
 
         :return: the transaction and the finalize answers in order
@@ -91,13 +93,13 @@ class TestExpressCheckout(KlarnaStorefrontCommon, HttpCase):
         # Klarna's authorization callback leaves on finalize: let it land before the browser
         # comes back (this thread must not write while a server request holds the cursor).
         self.simulator.wait_idle(10)
-        self._ok(
-            "/payment/klarna/authorize",
-            **tx_params,
-            authorization_token=answers[-1]["authorization_token"],
-        )
+        if browser_returns:
+            self._authorize_in_browser(tx_params, answers[-1]["authorization_token"])
         tx = self.env["payment.transaction"].search([("reference", "=", tx_params["reference"])])
         return tx, answers
+
+    def _authorize_in_browser(self, tx_params, authorization_token):
+        self._ok("/payment/klarna/authorize", **tx_params, authorization_token=authorization_token)
 
     def _cart(self):
         return self.env["sale.order"].search(
@@ -105,6 +107,9 @@ class TestExpressCheckout(KlarnaStorefrontCommon, HttpCase):
             order="id desc",
             limit=1,
         )
+
+    def _cart_of(self, tx):
+        return tx.sale_order_ids
 
     def _klarna_orders(self):
         return list(self.simulator.state.orders.values())
@@ -182,6 +187,61 @@ class TestExpressCheckout(KlarnaStorefrontCommon, HttpCase):
         tx, _finalized = self._pay(authorized, {**review, **chosen})
         self.assertEqual(self._klarna_orders()[0].order_amount, 12500)
         self.assertEqual(tx.amount, 125.0)
+
+    def test_callback_and_recovery_place_one_order_when_the_browser_never_returns(self):
+        start = self._start(self.chair, 1)
+        authorized = self._authorize(start)
+        review = self._review(start, authorized)
+        tx, finalized = self._pay(authorized, review, browser_returns=False)
+        # Klarna's authorization callback stored the token for the recovery job.
+        self.assertTrue(tx.klarna_authorization_token)
+        self.assertFalse(self._klarna_orders())
+
+        tx._cron_klarna_recover_authorizations()
+
+        self.assertEqual(tx.state, "authorized")
+        (klarna_order,) = self._klarna_orders()
+        self.assertEqual(klarna_order.order_amount, to_minor(self._cart_of(tx).amount_total, 2))
+        # The browser comes back late with the same token: nothing is placed twice.
+        params = {"reference": tx.reference, "access_token": tx._klarna_access_token()}
+        self._authorize_in_browser(params, finalized[-1]["authorization_token"])
+        self.assertEqual(len(self._klarna_orders()), 1)
+        self.assertEqual(tx.klarna_order_id, klarna_order.order_id)
+
+    def test_recovery_reads_an_express_session_whose_callback_was_lost(self):
+        self.simulator.faults.add("lose", target="callback")
+        start = self._start(self.ebook, 1)
+        authorized = self._authorize(start)
+        review = self._review(start, authorized)
+        tx, _finalized = self._pay(authorized, review, browser_returns=False)
+        self.assertFalse(tx.klarna_authorization_token)  # nothing arrived
+        self.env.cr.execute(  # the customer had time
+            "UPDATE payment_transaction SET create_date = %s, klarna_recovery_next_at = NULL "
+            "WHERE id = %s",
+            [fields.Datetime.now() - timedelta(hours=1), tx.id],
+        )
+        tx.invalidate_recordset(["create_date", "klarna_recovery_next_at"])
+
+        tx._cron_klarna_recover_authorizations()
+
+        self.assertEqual(tx.state, "authorized")
+        self.assertEqual(self._klarna_orders()[0].order_amount, 2200)
+
+    def test_a_state_is_found_in_the_address_country(self):
+        """Odoo 18's express address helper took the first state of that code in any
+        country: Canada's Northwest Territories became Australia's Northern Territory."""
+        self._start(self.chair, 1)
+        address = {
+            "name": "Kim Customer",
+            "email": "kim@example.com",
+            "street": "1 Franklin Ave",
+            "zip": "X1A 2L9",
+            "city": "Yellowknife",
+            "country": "CA",
+            "state": "NT",
+        }
+        self._ok("/shop/express_checkout", billing_address=address)
+        self.assertEqual(self._cart().partner_id.state_id, self.env.ref("base.state_ca_nt"))
 
     # === HOSTILE INPUT === #
 

@@ -2,11 +2,11 @@
 
 from odoo.tests import HttpCase, tagged
 
-from .common import KlarnaStorefrontCommon
+from .common import KlarnaExpressCommon
 
 
 @tagged("post_install", "-at_install")
-class TestExpressCheckoutTour(KlarnaStorefrontCommon, HttpCase):
+class TestExpressCheckoutTour(KlarnaExpressCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.simulator.reset()

@@ -3,23 +3,17 @@ simulator's stand-in library over real HTTP."""
 
 import logging
 import re
-import unittest
 
 from lxml import html
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.payment_klarna.tests.common import KlarnaCommon
 from odoo.addons.payment_klarna_website import const
 
-try:
-    from klarna_simulator import Simulator
-except ImportError:  # the simulator lives beside the addons, not inside them
-    Simulator = None
+from .common import CLIENT_ID, KlarnaStorefrontCommon
 
 _logger = logging.getLogger(__name__)
 
-CLIENT_ID = "klarna_test_client_simulator"  # the simulator's default
 OSM_ON = {
     "klarna_client_id": CLIENT_ID,
     "klarna_osm_product": True,
@@ -33,19 +27,11 @@ MAX_PAGE_WEIGHT = 64_000
 
 
 @tagged("post_install", "-at_install")
-class TestOsm(KlarnaCommon, HttpCase):
+class TestOsm(KlarnaStorefrontCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if Simulator is None:
-            raise unittest.SkipTest("klarna_simulator is not importable: add the repository root "
-                                    "to PYTHONPATH")  # fmt: skip
-        cls.simulator = Simulator(username="osm_user", password="osm_pass")  # noqa: S106
-        cls.simulator.start()
-        cls.addClassCleanup(cls.simulator.stop)
-        cls.website = cls.env["website"].get_current_website()
-        cls.website.company_id.country_id = cls.env.ref("base.us")
-        cls.klarna.write({"klarna_base_url": cls.simulator.url, "is_published": True, **OSM_ON})
+        cls.klarna.write(OSM_ON)
         size = cls.env["product.attribute"].create(
             {
                 "name": "Size",

@@ -82,7 +82,7 @@ export class KlarnaExpressButton {
                 address: authorized.collected_shipping_address,
             });
             if (await this.reviewed(review)) {
-                await this.pay(review, authorized);
+                await this.pay(start, review, authorized);
             }
         } catch (error) {
             this.showError(
@@ -199,10 +199,21 @@ export class KlarnaExpressButton {
     /**
      * Create the payment, confirm the re-priced cart in Klarna, let the server place the order.
      *
+     * Klarna may have authorized the start cart already (no finalization asked): that
+     * authorization holds only for that very total, anything else is confirmed anew.
+     *
+     * @param {Object} start - the start route's answer (the cart Klarna authorized)
      * @param {Object} review - the address route's answer (amounts as last shown)
      * @param {Object} authorized - Klarna's answer to authorize
      */
-    async pay(review, authorized) {
+    async pay(start, review, authorized) {
+        const authorizedAlready = authorized.finalize_required === false && authorized.authorization_token;
+        if (authorizedAlready && review.amount_total.minor !== start.payload.order_amount) {
+            this.showError(
+                _t("Klarna: the total changed to %s with your address. Click the Klarna button again to confirm it.", review.amount_total.text)
+            );
+            return;
+        }
         const processing = await rpc(review.transaction_route, {
             ...review.transaction_params,
             amount: review.amount_total.value, // the total shown: the server refuses another
@@ -217,9 +228,9 @@ export class KlarnaExpressButton {
             session_signature: review.session_signature,
         });
         Klarna.Payments.init({ client_token: authorized.client_token });
-        const finalized = await new Promise((resolve) =>
-            Klarna.Payments.finalize({}, prepared.payload, resolve)
-        );
+        const finalized = authorizedAlready
+            ? authorized
+            : await new Promise((resolve) => Klarna.Payments.finalize({}, prepared.payload, resolve));
         if (finalized.approved && finalized.authorization_token) {
             await rpc("/payment/klarna/authorize", {
                 ...txParams,
