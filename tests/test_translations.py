@@ -17,8 +17,8 @@ LANGUAGES = ("de", "sv")
 # Terms written the same in German or Swedish: OCA's po-pretty-format empties a translation
 # equal to its term, so these stay empty (Odoo then shows the term itself).
 SAME_IN_TRANSLATION = {
-    "Code", "ID", "Klarna", "Klarna-Signature (HMAC-SHA256)", "Odoo", "Operation",
-    "Payload-Signature (HMAC-SHA512)", "Region", "Status", "Transfer",
+    "Code", "ID", "Klarna", "Klarna-Signature (HMAC-SHA256)", "Odoo", "On-Site Messaging",
+    "Operation", "Payload-Signature (HMAC-SHA512)", "Region", "Status", "Transfer",
 }  # fmt: skip
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
 
