@@ -327,6 +327,34 @@ class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
             )
         self.assertTrue(self._cart().partner_id.is_public)
 
+    def test_another_visitor_cannot_prepare_a_foreign_cart(self):
+        start = self._start(self.chair, 1)
+        authorized = self._authorize(start)
+        review = self._review(start, authorized)
+        processing = self._ok(
+            review["transaction_route"],
+            **review["transaction_params"],
+            amount=review["amount_total"]["value"],
+        )
+        # A stranger holding the payment's reference and token, from a session of their own
+        # (Odoo 19's test cookie kept, the session left behind).
+        stranger = requests.Session()
+        stranger.cookies.update({k: v for k, v in self.opener.cookies.items() if k != "session_id"})
+        self.opener, owner = stranger, self.opener
+        try:
+            self._start(self.ebook, 1)  # the stranger's own cart
+            self._refused(
+                const.EXPRESS_PREPARE_URL,
+                "cart changed",
+                reference=processing["reference"],
+                access_token=processing["klarna_access_token"],
+                session_id=review["session_id"],
+                session_signature=review["session_signature"],
+            )
+        finally:
+            self.opener = owner
+        self.assertFalse(self._klarna_orders())
+
     def test_delivery_and_payment_refuse_forged_choices(self):
         start = self._start(self.chair, 1)
         authorized = self._authorize(start)
