@@ -1,9 +1,11 @@
 """The first-run check: ``make demo`` comes up and a customer pays in Chromium, cleanly.
 
 It starts the real demo (``python3 -m tools.devenv demo``: Odoo and the Klarna simulator) on a
-throwaway database and free ports, then drives headless Chromium through the tour
-``payment_klarna_demo_checkout``: a guest buys a demo product, pays with Klarna, approves
-in the simulator's widget and waits for the order confirmation page. Unlike test mode,
+throwaway database and free ports, then drives headless Chromium: a guest first sees Klarna's
+On-Site Messaging and Express Checkout button, as the simulator's stand-in scripts draw them,
+on a demo product's page and in the cart (payment_klarna_website); then, with a new session,
+the tour ``payment_klarna_demo_checkout``: the guest buys a demo product, pays with Klarna,
+approves in the simulator's widget and waits for the order confirmation page. Unlike test mode,
 the demo renders the order confirmation mail's PDF during post-processing, so a missing
 ``wkhtmltopdf`` (or any other post-processing error) fails here.
 
@@ -15,8 +17,9 @@ demo then runs on that source's series; without it, on the default series' sourc
 ``PG*`` settings pass through to ``make demo``. Exit status 0 and the
 line ``demo check: ok`` mean it passed.
 
-``--screenshots DIR`` also saves the checkout's Klarna widget, the confirmation page and
-the provider form's two tabs as PNG files (the Apps pages' screenshots come from here).
+``--screenshots DIR`` also saves the product page and the cart with Klarna's messaging and
+button, the checkout's Klarna widget, the confirmation page and the provider form's two tabs
+as PNG files (the Apps pages' and the README's screenshots come from here).
 """
 
 import argparse
@@ -52,6 +55,12 @@ new MutationObserver(() => {{
     }}
 }}).observe(document, {{childList: true, subtree: true}});
 """
+# What the simulator's stand-in scripts draw in payment_klarna_website's placeholders: the
+# message in the page's <klarna-placement> and the Express Checkout button.
+PRODUCT_KLARNA = (".o_klarna_osm_product .klarna-sim-osm",
+                  ".o_klarna_express[data-provider-id] .klarna-sim-express-button")  # fmt: skip
+CART_KLARNA = (".o_klarna_osm_order .klarna-sim-osm",
+               ".o_klarna_express[data-provider-id] .klarna-sim-express-button")  # fmt: skip
 # Odoo's log lines: "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
 BAD_LOG_LINE = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) |^Traceback ")
 
@@ -234,6 +243,37 @@ class Demo:
         shutil.rmtree(CACHE / f"demo-{self.db}", ignore_errors=True)
 
 
+def storefront(browser, url, shots):
+    """A guest sees Klarna's messaging and express button on the page of the product the tour
+    buys, puts it in the cart and sees them there; the session is then dropped, so the tour
+    starts with an empty cart."""
+    browser.navigate(f"{url}/shop?search=Storage%20Box")
+    link = ("[...document.querySelectorAll('a[href^=\"/shop/\"]')]"
+            ".find((a) => a.textContent.includes('Storage Box'))")  # fmt: skip
+    browser.wait(lambda: browser.probe(f"!!{link}"), 60, "the shop never listed Storage Box")
+    browser.navigate(browser.evaluate(f"{link}.href"))
+    _wait_shows(browser, "/shop/", PRODUCT_KLARNA)
+    if shots:
+        browser.screenshot(shots / "storefront_product.png")
+    browser.evaluate("document.querySelector('#add_to_cart').click()")
+    in_cart = "document.querySelector('.my_cart_quantity')?.textContent.trim() === '1'"
+    browser.wait(lambda: browser.probe(in_cart), 60, "the product never reached the cart")
+    browser.navigate(f"{url}/shop/cart")
+    _wait_shows(browser, "/shop/cart", CART_KLARNA)
+    if shots:
+        browser.screenshot(shots / "storefront_cart.png")
+    browser.call("Network.clearBrowserCookies")
+
+
+def _wait_shows(browser, path, selectors):
+    """Wait for the page at ``path`` to show each of ``selectors``."""
+    for selector in selectors:
+        probe = (f"location.pathname.startsWith({json.dumps(path)})"
+                 f" && !!document.querySelector({json.dumps(selector)})")  # fmt: skip
+        browser.wait(lambda probe=probe: browser.probe(probe), 60,
+                     f"{path} never showed {selector}")  # fmt: skip
+
+
 def pay_as_customer(browser, url, shots):
     browser.navigate(f"{url}/shop?debug=tests")  # ?debug=tests loads the tours' assets
     ready = f"typeof odoo !== 'undefined' && !!odoo.isTourReady && odoo.isTourReady({TOUR!r})"
@@ -298,6 +338,7 @@ def main(argv=None):
         demo.warm_up()
         start = len(demo.text())
         browser = Chromium(workdir / "chromium")
+        storefront(browser, demo.url, args.screenshots)
         pay_as_customer(browser, demo.url, args.screenshots)
         demo.settle()
         end = len(demo.text())
@@ -320,7 +361,8 @@ def main(argv=None):
     if failure:
         print(f"demo check: FAILED: {failure}")
         return 1
-    print("demo check: ok (the customer reached the order confirmation page, no error shown)")
+    print("demo check: ok (Klarna on the product page and in the cart; the customer reached the"
+          " order confirmation page, no error shown)")  # fmt: skip
     return 0
 
 

@@ -2,8 +2,10 @@
 
 The database ``klarna_demo_<major>`` of the chosen series (``klarna_demo_18``:
 website_sale with its demo products) is created on the first run and reused
-afterwards; the provider is (re)pointed at the simulator on every run, so a changed
-port still works.
+afterwards (an addon it lacks, such as a newer payment_klarna_website, is installed
+then); the provider is (re)pointed at the simulator on every run, so a changed port
+still works. The shop shows Klarna's On-Site Messaging and Express Checkout button: the
+demo company is in the US and sells in USD, a Klarna market.
 """
 
 import base64
@@ -18,6 +20,8 @@ from .suites import not_installed, odoo_conf, odoo_env
 
 SIM_USER, SIM_PASSWORD = "demo_user", "demo_password"  # the simulator's own, not secrets
 SIGNING_KEY_ID = "demo-key"
+SIM_CLIENT_ID = "klarna_test_client_simulator"  # the public client id the simulator accepts
+ADDONS = ["payment_klarna", "website_sale", "payment_klarna_website"]
 
 CONFIGURE = """
 provider = env.ref("payment_klarna.payment_provider_klarna")
@@ -28,6 +32,13 @@ provider.write({{
     "klarna_api_password": {password!r},
     "klarna_base_url": {sim_url!r},
     "klarna_region": "eu",
+    # One write: the client id is required once messaging or the express button is on.
+    "klarna_client_id": {client_id!r},
+    "klarna_osm_product": True,
+    "klarna_osm_cart": True,
+    "klarna_osm_checkout": True,
+    "klarna_osm_top_strip": True,
+    "allow_express_checkout": True,
 }})
 key = provider.klarna_signing_key_ids.filtered(lambda k: k.key_id == {key_id!r})
 values = {{"provider_id": provider.id, "key_id": {key_id!r}, "secret": {key_secret!r}}}
@@ -85,19 +96,25 @@ def run_demo(vpython, odoo_src, series, pgenv, args):
     env = odoo_env(odoo_src, pgenv)
     odoo_bin = [str(vpython), str(odoo_src / "odoo-bin")]
     options = ["-c", str(conf), "-d", db]
-    if not _db_exists(pgenv, db):
-        say(f"creating the demo database {db} (website_sale with demo products; a few minutes)")
-        addons = ["payment_klarna", "website_sale"]
-        install = ["-i", ",".join(addons), "--stop-after-init"]
-        if int(series.split(".")[0]) >= 19:  # Odoo 19 loads demo data only when asked
+    new = not _db_exists(pgenv, db)
+    missing = ADDONS if new else [entry.split()[0] for entry in not_installed(db, pgenv, ADDONS)]
+    if missing:
+        if new:
+            say(f"creating the demo database {db} (website_sale with demo products; a few"
+                " minutes)")  # fmt: skip
+        else:
+            say(f"installing {', '.join(missing)} on the demo database {db}")
+        install = ["-i", ",".join(missing), "--stop-after-init"]
+        if new and int(series.split(".")[0]) >= 19:  # Odoo 19 loads demo data only when asked
             install.append("--with-demo")
         proc = subprocess.run([*odoo_bin, *options, *install], env=env, check=False)
         # Odoo 19 leaves an addon it cannot install uninstalled, and still exits 0.
-        missing = not_installed(db, pgenv, addons)
+        missing = not_installed(db, pgenv, ADDONS)
         if proc.returncode or missing:
-            subprocess.run(["dropdb", "--if-exists", db], env=pgenv, check=False)
-            say(f"the demo did not install on Odoo {series} ({', '.join(missing) or 'see above'});"
-                f" {db} is dropped, the next run starts afresh")  # fmt: skip
+            say(f"the demo did not install on Odoo {series} ({', '.join(missing) or 'see above'})")
+            if new:
+                subprocess.run(["dropdb", "--if-exists", db], env=pgenv, check=False)
+                say(f"{db} is dropped, the next run starts afresh")
             return 1
     script = CONFIGURE.format(
         user=SIM_USER,
@@ -105,11 +122,13 @@ def run_demo(vpython, odoo_src, series, pgenv, args):
         sim_url=sim_url,
         key_id=SIGNING_KEY_ID,
         key_secret=signing_secret,
+        client_id=SIM_CLIENT_ID,
         odoo_url=odoo_url,
     )
     simulator = subprocess.Popen(
         [str(vpython), "-m", "klarna_simulator", "--host", "127.0.0.1",
          "--port", str(args.simulator_port), "--username", SIM_USER, "--password", SIM_PASSWORD,
+         "--client-id", SIM_CLIENT_ID,
          "--webhook-url", f"{odoo_url}/klarna/webhook",
          "--signing-key", f"{SIGNING_KEY_ID}={signing_secret}"],
         cwd=ROOT, env=env,
