@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import requests
 
-from odoo import fields
+from odoo import fields, http
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.payment_klarna.klarna.money import to_minor
@@ -102,11 +102,10 @@ class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
         self._ok("/payment/klarna/authorize", **tx_params, authorization_token=authorization_token)
 
     def _cart(self):
-        return self.env["sale.order"].search(
-            [("website_id", "=", self.website.id), ("state", "=", "draft")],
-            order="id desc",
-            limit=1,
-        )
+        """The visitor's cart, as their session names it (other tests may leave carts)."""
+        session_id = self.opener.cookies.get("session_id")
+        session = http.root.session_store.get(session_id) if session_id else {}
+        return self.env["sale.order"].browse(session.get("sale_order_id"))
 
     def _cart_of(self, tx):
         return tx.sale_order_ids

@@ -10,10 +10,17 @@ class TestExpressCheckoutTour(KlarnaExpressCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.simulator.reset()
+        self.earlier = self.env["payment.transaction"].search([])
+
+    def _klarna_txs(self):
+        """This test's Klarna payments (other tests may leave theirs)."""
+        return self.env["payment.transaction"].search(
+            [("provider_id", "=", self.klarna.id), ("id", "not in", self.earlier.ids)]
+        )
 
     def _paid_order(self):
         self.simulator.wait_idle(10)  # Klarna's callback may still be on its way
-        (tx,) = self.env["payment.transaction"].search([("provider_id", "=", self.klarna.id)])
+        (tx,) = self._klarna_txs()
         self.assertEqual(tx.state, "authorized")
         (order,) = tx.sale_order_ids
         self.assertEqual(order.state, "sale")
@@ -41,7 +48,5 @@ class TestExpressCheckoutTour(KlarnaExpressCommon, HttpCase):
 
     def test_a_decline_leaves_no_payment(self):
         self.start_tour(self.chair.website_url, "payment_klarna_website_express_decline")
-        self.assertFalse(
-            self.env["payment.transaction"].search([("provider_id", "=", self.klarna.id)])
-        )
+        self.assertFalse(self._klarna_txs())
         self.assertFalse(self.simulator.state.orders)

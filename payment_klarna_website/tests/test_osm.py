@@ -8,6 +8,7 @@ from lxml import html
 
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.payment_klarna.klarna.money import to_minor
 from odoo.addons.payment_klarna_website import const
 
 from .common import CLIENT_ID, KlarnaStorefrontCommon
@@ -127,7 +128,7 @@ class TestOsm(KlarnaStorefrontCommon, HttpCase):
         for lang, locale in (("de_DE", "de-DE"), ("en_US", "en-DE")):
             values = self.website.with_context(lang=lang)._klarna_osm_values("cart", order=order)
             self.assertEqual(values["data-locale"], locale)
-            self.assertEqual(values["data-purchase-amount"], 4000)
+            self.assertEqual(values["data-purchase-amount"], to_minor(order.amount_total, 2))
         order.partner_id.country_id = self.env.ref("base.us")
         self.assertIsNone(self.website._klarna_osm_values("cart", order=order))
 
