@@ -59,8 +59,8 @@ class KlarnaExpressController(Delivery, KlarnaController):
         """
         provider_sudo = self._klarna_express_provider(provider_id)
         if product_id is not None:
+            product = self._klarna_express_product(product_id, quantity)  # before any cart
             order_sudo = compat.website_cart(request, create=True)
-            product = self._klarna_express_product(product_id, quantity)
             compat.cart_set_quantity(order_sudo, product, float(quantity))
         order_sudo = self._klarna_express_cart(provider_sudo)
         payload = provider_sudo._klarna_express_cart_payload(order_sudo)

@@ -1,7 +1,8 @@
 """Fuzz every public route with hostile bodies, headers and types; seeded, reproducible.
 
 Routes: the webhook, the authorization callback, the widget's session, prepare,
-authorize and cancel (JSON-RPC), and the hosted-page return. Each request is
+authorize and cancel (JSON-RPC), the hosted-page return, and Express Checkout's start,
+address, delivery and prepare (JSON-RPC, storefront addon). Each request is
 malformed on purpose: wrong JSON types, missing parameters, huge or deeply nested
 bodies, chunked bodies, bad encodings, ``..`` tokens, forged signatures, wrong
 content types. Credentials are sometimes valid, so the hostile value reaches the
@@ -9,8 +10,8 @@ code behind the access check; a request is never valid as a whole. Not sent: a
 JSON-RPC envelope whose ``params`` is not an object, which Odoo's own dispatcher fails
 on (a traceback) before any route runs, for every ``type="json"`` route alike. Must hold: no
 5xx (for JSON-RPC: no error other than Odoo's and werkzeug's client errors), no
-change of the transactions, the inbox, the operation log or the Klarna orders, and
-no traceback in the server log. Requests run in batches of one route, so a state
+change of the transactions, the inbox, the operation log, the Klarna orders, the sales
+orders (carts) or the contacts, and no traceback in the server log. Requests run in batches of one route, so a state
 change or a traceback is pinned to its route.
 """
 
@@ -41,7 +42,16 @@ JSON_ROUTES = {
     "prepare": "/payment/klarna/prepare",
     "authorize": "/payment/klarna/authorize",
     "cancel": "/payment/klarna/cancel",
+    "express_start": "/payment/klarna/express/start",
+    "express_address": "/payment/klarna/express/address",
+    "express_delivery": "/payment/klarna/express/delivery",
+    "express_prepare": "/payment/klarna/express/prepare",
 }
+# What Express Checkout's address route takes from the browser (Klarna's collected address).
+EXPRESS_ADDRESS = {
+    "given_name": "Ada", "family_name": "Adversary", "email": "ada.fuzz@example.com",
+    "street_address": "Fuzzgasse 42", "postal_code": "10115", "city": "Berlin", "country": "DE",
+}  # fmt: skip
 
 SETUP = (
     PROVIDER_SETUP
@@ -67,10 +77,15 @@ for number in range({drafts} + 1):
     rows.append({{"reference": tx.reference, "access_token": tx._klarna_access_token(),
                   "session_id": session.session_id, "signature": signature, "state": tx.state,
                   "order_id": tx.klarna_order_id, "returns": returns}})
+# Express Checkout on (storefront addon): its routes reach the code behind the provider check.
+provider.write({{"klarna_client_id": "klarna_test_client_simulator", "is_published": True,
+                 "allow_express_checkout": True}})
+hidden = env["product.product"].create({{"name": "Fuzz Hidden Lamp", "list_price": 9.99,
+                                         "is_published": False}})
 env.cr.commit()
 print({marker!r} + json.dumps({{"txs": rows, "provider_id": provider.id, "order_id": order.id,
     "order_token": order.access_token, "partner_id": partner.id,
-    "currency_id": env.ref("base.EUR").id}}))
+    "currency_id": env.ref("base.EUR").id, "hidden_product_id": hidden.id}}))
 """
 )
 
@@ -272,6 +287,49 @@ class Generator:
         if self.rng.random() < 0.3:
             params["declined"] = self.pick()
         return self._json_rpc("cancel", params, label)
+
+    # Express Checkout: no request carries the visitor's cart (a fuzz request has no session),
+    # so none is valid as a whole; the product is one the shop does not sell.
+    def _express_start(self):
+        base = {
+            "provider_id": self.fixtures["provider_id"],
+            "product_id": self.fixtures["hidden_product_id"],
+            "quantity": 1,
+        }
+        params, label = self._mutate(base, label="express start")
+        return self._json_rpc("express_start", params, label)
+
+    def _express_address(self):
+        tx = self.pick(self.txs[:DRAFTS])
+        base = {
+            "provider_id": self.fixtures["provider_id"],
+            "start_signature": tx["signature"],
+            "client_token": "e30.eyJzZXNzaW9uX2lkIjogIngifQ.c2ln",
+            "address": dict(EXPRESS_ADDRESS),
+        }
+        if self.rng.random() < 0.3:  # one hostile address field
+            field = self.pick(sorted(EXPRESS_ADDRESS))
+            base["address"][field] = self.pick()
+            return self._json_rpc(
+                "express_address", base, f"express address {field}={_short(base['address'][field])}"
+            )
+        params, label = self._mutate(base, label="express address")
+        return self._json_rpc("express_address", params, label)
+
+    def _express_delivery(self):
+        base = {"provider_id": self.fixtures["provider_id"], "delivery_method_id": 1}
+        params, label = self._mutate(base, label="express delivery")
+        return self._json_rpc("express_delivery", params, label)
+
+    def _express_prepare(self):
+        tx = self.pick(self.txs[:DRAFTS])
+        base = self._tx_params(
+            tx, {"session_id": tx["session_id"], "session_signature": tx["signature"]}
+        )
+        if self.rng.random() < 0.3:  # valid credentials: the transaction is no visitor's cart
+            return self._json_rpc("express_prepare", base, "express prepare, no cart")
+        params, label = self._mutate(base, label="express prepare")
+        return self._json_rpc("express_prepare", params, label)
 
     def _hpp(self):
         rng = self.rng
@@ -529,7 +587,8 @@ def snapshot(odoo, sim):
     )
     counts = odoo.query(
         "SELECT (SELECT count(*) FROM payment_klarna_event),"
-        " (SELECT count(*) FROM payment_klarna_operation)"
+        " (SELECT count(*) FROM payment_klarna_operation),"
+        " (SELECT count(*) FROM sale_order), (SELECT count(*) FROM res_partner)"
     )[0]
     with sim.state.lock:
         orders = sorted(
@@ -540,6 +599,8 @@ def snapshot(odoo, sim):
         "transactions": {row[0]: row[1:] for row in rows},
         "events": counts[0],
         "operations": counts[1],
+        "sales orders (carts)": counts[2],
+        "contacts": counts[3],
         "klarna orders": orders,
         "calls to no Klarna endpoint": unrouted,
     }
@@ -596,7 +657,9 @@ def run(odoo_bin, conf, db, size, log_dir, secrets, seed=13):
                 if (session.cart.get("merchant_urls") or {}).get("authorization")
             }
             generator = Generator(fixtures, callbacks, key_id, signing_secret, seed)
-            routes = ["webhook", "callback", "session", "prepare", "authorize", "cancel", "hpp"]
+            express = [route for route in JSON_ROUTES if route.startswith("express_")]
+            routes = ["webhook", "callback", "session", "prepare", "authorize", "cancel", "hpp",
+                      *express]  # fmt: skip
             batches = [routes[i % len(routes)] for i in range(-(-size // BATCH))]
             generator.rng.shuffle(batches)
             odoo.start_server(workers=2, cron_threads=0)
