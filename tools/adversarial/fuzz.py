@@ -11,8 +11,8 @@ JSON-RPC envelope whose ``params`` is not an object, which Odoo's own dispatcher
 on (a traceback) before any route runs, for every ``type="json"`` route alike. Must hold: no
 5xx (for JSON-RPC: no error other than Odoo's and werkzeug's client errors), no
 change of the transactions, the inbox, the operation log, the Klarna orders, the sales
-orders (carts) or the contacts, and no traceback in the server log. Requests run in batches of one route, so a state
-change or a traceback is pinned to its route.
+orders (carts) or the contacts, and no traceback in the server log. Requests run in
+batches of one route, so a state change or a traceback is pinned to its route.
 """
 
 import http.client
