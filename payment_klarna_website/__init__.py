@@ -1,6 +1,6 @@
-from . import controllers, models
+from odoo.addons.payment_klarna.const import PROVIDER_CODE
 
-PROVIDER_CODE = "klarna"
+from . import controllers, models
 
 
 def post_init_hook(env):

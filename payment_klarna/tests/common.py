@@ -1,3 +1,4 @@
+import unittest
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -6,6 +7,11 @@ from odoo.tools import config
 from odoo.addons.payment.tests.common import PaymentCommon
 from odoo.addons.payment_klarna import const
 from odoo.addons.payment_klarna.klarna.secret_box import generate_key
+
+try:
+    from klarna_simulator import Simulator
+except ImportError:  # the simulator lives beside the addons, not inside them
+    Simulator = None
 
 # Fixed keys for the tests; never used outside them.
 TEST_SECRET_KEY = generate_key()
@@ -20,6 +26,19 @@ def secret_keys(setting):
         patch.dict("os.environ", {const.SECRET_KEYS_ENV_VARIABLE: ""}),
     ):
         yield
+
+
+def start_simulator(test_class, **settings):
+    """A Klarna simulator for ``test_class``, stopped with it; without the simulator on the
+    path the class is skipped (and reported so)."""
+    if Simulator is None:
+        raise unittest.SkipTest(
+            "klarna_simulator is not importable: add the repository root to PYTHONPATH"
+        )
+    simulator = Simulator(**settings)
+    simulator.start()
+    test_class.addClassCleanup(simulator.stop)
+    return simulator
 
 
 class LocalRequests:

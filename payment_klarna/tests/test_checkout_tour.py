@@ -1,19 +1,13 @@
 """The checkout in headless Chromium against the local Klarna simulator over real HTTP."""
 
 import re
-import unittest
 from urllib.parse import urlsplit
 
 import requests
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.payment_klarna.tests.common import KlarnaCommon
-
-try:
-    from klarna_simulator import Simulator
-except ImportError:  # the simulator lives beside the addon, not inside it
-    Simulator = None
+from odoo.addons.payment_klarna.tests.common import KlarnaCommon, start_simulator
 
 
 @tagged("post_install", "-at_install")
@@ -21,12 +15,9 @@ class TestCheckoutTour(KlarnaCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if Simulator is None:
-            raise unittest.SkipTest("klarna_simulator is not importable: add the repository root "
-                                    "to PYTHONPATH")  # fmt: skip
-        cls.simulator = Simulator(username="tour_user", password="tour_pass", retry_delay=0.1)
-        cls.simulator.start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = start_simulator(
+            cls, username="tour_user", password="tour_pass", retry_delay=0.1
+        )
         cls.klarna.write(
             {
                 "klarna_api_username": "tour_user",

@@ -93,9 +93,9 @@ class KlarnaExpressController(Delivery, KlarnaController):
                     "again."
                 )
             )
-        country = provider_sudo._klarna_express_cart_payload(order_sudo)["purchase_country"]
+        payload = provider_sudo._klarna_express_cart_payload(order_sudo)
         try:
-            party = party_from_klarna(address, country)
+            party = party_from_klarna(address, payload["purchase_country"])
         except KlarnaMappingError as error:
             raise ValidationError(
                 request.env._(
@@ -104,7 +104,7 @@ class KlarnaExpressController(Delivery, KlarnaController):
                     problems="; ".join(error.problems),
                 )
             ) from None
-        session_id = self._klarna_express_session(provider_sudo, order_sudo, client_token)
+        session_id = self._klarna_express_session(provider_sudo, order_sudo, payload, client_token)
         odoo_address = {
             "name": party.name,
             "email": party.email,
@@ -286,9 +286,10 @@ class KlarnaExpressController(Delivery, KlarnaController):
             f"{order_sudo.id}:{minor}:{order_sudo.currency_id.name}",
         )
 
-    def _klarna_express_session(self, provider_sudo, order_sudo, client_token):
+    def _klarna_express_session(self, provider_sudo, order_sudo, payload, client_token):
         """The Express Checkout session a client token names, read back from Klarna with
-        the shop's credentials: it must be one of the shop's, for this cart's start amount.
+        the shop's credentials: it must be one of the shop's, for ``payload`` (the cart's
+        start payload, whose amount the start route signed).
 
         :return: the session id
         :raise ValidationError: the token names no session of the shop for this cart
@@ -300,7 +301,6 @@ class KlarnaExpressController(Delivery, KlarnaController):
         if not session_id:
             raise refused
         sessions = request.env["payment.klarna.session"].sudo()
-        payload = provider_sudo._klarna_express_cart_payload(order_sudo)
         sessions._klarna_count_call(
             provider_sudo,
             "session",

@@ -2,17 +2,10 @@
 Klarna provider in test mode, published, pointed at a local simulator; and, for Express
 Checkout, products, taxes, an Illinois fiscal position and a delivery method."""
 
-import unittest
-
 from odoo.fields import Command
 
 from odoo.addons.payment_klarna import compat
-from odoo.addons.payment_klarna.tests.common import KlarnaCommon
-
-try:
-    from klarna_simulator import Simulator
-except ImportError:  # the simulator lives beside the addons, not inside them
-    Simulator = None
+from odoo.addons.payment_klarna.tests.common import KlarnaCommon, start_simulator
 
 CLIENT_ID = "klarna_test_client_simulator"
 
@@ -21,12 +14,9 @@ class KlarnaStorefrontCommon(KlarnaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if Simulator is None:
-            raise unittest.SkipTest("klarna_simulator is not importable: add the repository root "
-                                    "to PYTHONPATH")  # fmt: skip
-        cls.simulator = Simulator(username="shop_user", password="shop_pass", retry_delay=0.1)
-        cls.simulator.start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = start_simulator(
+            cls, username="shop_user", password="shop_pass", retry_delay=0.1
+        )
         cls.website = cls.env["website"].get_current_website()
         cls.website.company_id.country_id = cls.env.ref("base.us")
         cls.klarna.write(

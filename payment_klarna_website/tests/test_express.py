@@ -68,16 +68,20 @@ class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
             address=authorized["collected_shipping_address"],
         )
 
+    def _create_payment(self, review):
+        """Odoo's transaction route, as the review's *Pay with Klarna* calls it."""
+        return self._ok(
+            review["transaction_route"],
+            **review["transaction_params"],
+            amount=review["amount_total"]["value"],
+        )
+
     def _pay(self, authorized, review, browser_returns=True):
         """Create the payment, finalize the re-priced cart in Klarna, place the order.
 
         :return: the transaction and the finalize answers in order
         """
-        processing = self._ok(
-            review["transaction_route"],
-            **review["transaction_params"],
-            amount=review["amount_total"]["value"],
-        )
+        processing = self._create_payment(review)
         tx_params = {
             "reference": processing["reference"],
             "access_token": processing["klarna_access_token"],
@@ -342,11 +346,7 @@ class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
         start = self._start(self.chair, 1)
         authorized = self._authorize(start)
         review = self._review(start, authorized)
-        processing = self._ok(
-            review["transaction_route"],
-            **review["transaction_params"],
-            amount=review["amount_total"]["value"],
-        )
+        processing = self._create_payment(review)
         # A stranger holding the payment's reference and token, from a session of their own
         # (Odoo 19's test opener adds its test cookie to each request).
         stranger = requests.Session() if compat.SERIES < 19 else type(self.opener)(self)
@@ -384,11 +384,7 @@ class TestExpressCheckout(KlarnaExpressCommon, HttpCase):
             **review["transaction_params"],
             amount=1.0,
         )
-        processing = self._ok(
-            review["transaction_route"],
-            **review["transaction_params"],
-            amount=review["amount_total"]["value"],
-        )
+        processing = self._create_payment(review)
         params = {
             "reference": processing["reference"],
             "session_id": review["session_id"],

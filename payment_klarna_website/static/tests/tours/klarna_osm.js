@@ -14,6 +14,18 @@ function placementShows(selector, minorAmount, text) {
     };
 }
 
+function openTheLamp() {
+    return [
+        ...tourUtils.searchProduct("Klarna OSM Lamp"),
+        {
+            content: "Open the lamp",
+            trigger: 'a:contains("Klarna OSM Lamp")',
+            run: "click",
+            ...tourSeries().leavesPage,
+        },
+    ];
+}
+
 function goTo(url) {
     return {
         content: `Go to ${url}`,
@@ -27,13 +39,7 @@ function goTo(url) {
 
 registry.category("web_tour.tours").add("klarna_osm_product", {
     steps: () => [
-        ...tourUtils.searchProduct("Klarna OSM Lamp"),
-        {
-            content: "Open the lamp",
-            trigger: 'a:contains("Klarna OSM Lamp")',
-            run: "click",
-            ...tourSeries().leavesPage,
-        },
+        ...openTheLamp(),
         placementShows(".o_klarna_osm_product", 1250, "$12.50"),
         {
             content: "The Web SDK is loaded once, asynchronously",
@@ -115,13 +121,7 @@ registry.category("web_tour.tours").add("klarna_osm_cart", {
 
 registry.category("web_tour.tours").add("klarna_osm_off", {
     steps: () => [
-        ...tourUtils.searchProduct("Klarna OSM Lamp"),
-        {
-            content: "Open the lamp",
-            trigger: 'a:contains("Klarna OSM Lamp")',
-            run: "click",
-            ...tourSeries().leavesPage,
-        },
+        ...openTheLamp(),
         {
             content: "No Klarna script and no placement",
             trigger: "#product_detail",
